@@ -1,0 +1,130 @@
+"""The ``monitor`` command: parses arguments, builds the config, runs one subcommand.
+
+This is the edge of the program: the only place that reads ``os.environ``, installs
+signal handlers and turns errors into one-line messages and exit codes (2 for a bad
+configuration or usage, 1 for a failure to start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor import __version__
+from monitor.config import Config, ConfigError, load_config
+from monitor.logs import configure_logging
+from monitor.up import Running, StartupError, run_up
+
+__all__ = ["main"]
+
+log = logging.getLogger("monitor")
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor", description="statsd, Graphite and supergrep in one install."
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config",
+            type=Path,
+            help="TOML file (default: $MONITOR_CONFIG, else ./monitor.toml if present)",
+        )
+        sub.add_argument(
+            "--set",
+            dest="overrides",
+            type=_key_value,
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override one setting, e.g. --set http.port=9090 (repeatable)",
+        )
+
+    up = commands.add_parser("up", help="run the whole stack on this machine")
+    with_config(up)
+    up.add_argument("--data-dir", type=Path, help="where metrics and events are stored")
+    up.add_argument("--log-format", choices=["text", "json"], help="log output format")
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate a monitor.toml")
+    with_config(check)
+    return parser
+
+
+def _config_path(arg: Path | None) -> Path | None:
+    if arg is not None:
+        return arg
+    if os.environ.get("MONITOR_CONFIG"):
+        return Path(os.environ["MONITOR_CONFIG"])
+    default = Path("monitor.toml")
+    return default if default.is_file() else None
+
+
+def _load(args: argparse.Namespace) -> Config:
+    overrides = dict(args.overrides)
+    if getattr(args, "data_dir", None) is not None:
+        overrides["data_dir"] = str(args.data_dir)
+    if getattr(args, "log_format", None) is not None:
+        overrides["log_format"] = args.log_format
+    return load_config(_config_path(args.config), os.environ, overrides)
+
+
+def _up(config: Config) -> int:
+    configure_logging(config.log_format)
+
+    def ready(running: Running) -> None:
+        print(
+            f"monitor {__version__} is up.\n"
+            f"  {running.url:<32} status page\n"
+            f"Data in {config.data_dir.resolve()}. Press Ctrl-C to stop.",
+            flush=True,
+        )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_up(config, stop, ready)
+
+    try:
+        asyncio.run(main())
+    except StartupError as exc:
+        print(f"monitor up: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``monitor`` command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "up":
+        return _up(config)
+    print(f"configuration is valid: {_config_path(args.config) or 'defaults only'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

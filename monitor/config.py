@@ -1,0 +1,211 @@
+"""The one configuration object, built at the edge and passed down.
+
+Sources, strongest first: command-line ``--set section.key=value`` (and flags such as
+``--data-dir``), environment variables ``MONITOR_SECTION_KEY``, the TOML file
+(``monitor.toml``, one table per part), then the defaults written below. The result
+is a tree of frozen dataclasses; nothing in the core reads the environment.
+
+Every key is checked: an unknown key (with a suggestion), a value of the wrong type
+or out of range raises ``ConfigError`` with a message naming the file, the key and
+what was expected. ``docs/configuration.md`` lists every key.
+
+Each part adds its table here as it is built: a frozen dataclass whose fields have
+defaults, and a field of that type on ``Config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+__all__ = ["Config", "ConfigError", "HttpConfig", "default_data_dir", "load_config"]
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot be used; the message says where and why."""
+
+
+def _range(low: int, high: int) -> dict[str, Any]:
+    return {"range": (low, high)}
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """``[http]``: the web server for the status page, Graphite API, dashboards, supergrep."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default=8080, metadata=_range(0, 65535))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything ``monitor up`` and the parts it runs need to know."""
+
+    data_dir: Path = Path("var")
+    log_format: Literal["text", "json"] = "text"
+    http: HttpConfig = HttpConfig()
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/monitor``, or ``~/.local/share/monitor``."""
+    base = environ.get("XDG_DATA_HOME") or os.path.join(environ.get("HOME", "."), ".local/share")
+    return Path(base) / "monitor"
+
+
+def load_config(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the ``Config``: defaults < TOML file < ``MONITOR_*`` variables < overrides.
+
+    ``overrides`` maps dotted keys (``http.port``) to strings, as typed on a command line.
+    """
+    environ = {} if environ is None else environ
+    tree: dict[str, Any] = {"data_dir": str(default_data_dir(environ))}
+    if path is not None:
+        _merge(tree, _read_toml(path))
+    source = str(path) if path is not None else "config"
+    for key, tp in _leaves(Config):
+        var = "MONITOR_" + key.replace(".", "_").upper()
+        if var in environ:
+            _set(tree, key, _parse(tp, environ[var], f"{var}={environ[var]!r}"))
+    for key, text in (overrides or {}).items():
+        tp = dict(_leaves(Config)).get(key)
+        if tp is None:
+            raise ConfigError(f"--set {key}: unknown key{_suggest(key, dict(_leaves(Config)))}")
+        _set(tree, key, _parse(tp, text, f"--set {key}={text!r}"))
+    return _build(Config, tree, "", source)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for name in parents:
+        child = tree.get(name)
+        if not isinstance(child, dict):
+            child = tree[name] = {}
+        tree = child
+    tree[last] = value
+
+
+def _leaves(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every settable key of ``cls`` in dotted form, with its type."""
+    hints = typing.get_type_hints(cls)
+    out: list[tuple[str, Any]] = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out += _leaves(typing.cast(type, tp), f"{prefix}{f.name}.")
+        elif typing.get_origin(tp) is not dict:
+            out.append((prefix + f.name, tp))
+    return out
+
+
+def _suggest(key: str, known: Mapping[str, Any] | set[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _build(cls: type[T], table: Any, prefix: str, source: str) -> T:
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: {where}: expected a table, got {table!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(typing.cast(Any, cls))}
+    for key in table:
+        if key not in names:
+            raise ConfigError(f"{source}: {prefix}{key}: unknown key{_suggest(key, names)}")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(typing.cast(Any, cls)):
+        if f.name in table:
+            values[f.name] = _convert(hints[f.name], table[f.name], prefix + f.name, source)
+            low_high = f.metadata.get("range")
+            if low_high and not low_high[0] <= values[f.name] <= low_high[1]:
+                raise ConfigError(
+                    f"{source}: {prefix}{f.name}: expected {low_high[0]} to {low_high[1]},"
+                    f" got {table[f.name]!r}"
+                )
+    return cls(**values)
+
+
+def _convert(tp: Any, value: Any, key: str, source: str) -> Any:
+    """Check a TOML value against the field type ``tp`` and return it typed."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(typing.cast(type, tp), value, key + ".", source)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key}: expected a table, got {value!r}")
+        item = typing.get_args(tp)[1]
+        return types.MappingProxyType(
+            {k: _convert(item, v, f"{key}.{k}", source) for k, v in value.items()}
+        )
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
+        item = typing.get_args(tp)[0]
+        return tuple(_convert(item, v, f"{key}[{i}]", source) for i, v in enumerate(value))
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            choices = ", ".join(repr(c) for c in typing.get_args(tp))
+            raise ConfigError(f"{source}: {key}: expected one of {choices}, got {value!r}")
+        return value
+    expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    is_path = tp is Path
+    if is_path:
+        tp = str
+    if isinstance(value, bool) and tp is not bool:
+        ok = False
+    else:
+        ok = isinstance(value, tp) or (tp is float and isinstance(value, int))
+    if not ok:
+        raise ConfigError(f"{source}: {key}: expected {expected[tp]}, got {value!r}")
+    return Path(value) if is_path else value
+
+
+def _parse(tp: Any, text: str, where: str) -> Any:
+    """Turn an environment or command-line string into a value for a field of type ``tp``."""
+    try:
+        if tp is bool:
+            lowered = text.strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError
+            return lowered in {"1", "true", "yes", "on"}
+        if tp is int:
+            return int(text)
+        if tp is float:
+            return float(text)
+        if typing.get_origin(tp) is tuple:
+            return [part.strip() for part in text.split(",") if part.strip()]
+    except ValueError:
+        kinds = {bool: "1 or 0", int: "an integer", float: "a number"}
+        raise ConfigError(f"{where}: expected {kinds[tp]}") from None
+    return text

@@ -1,0 +1,113 @@
+"""``monitor up``: every part of the stack in one process, started and stopped together.
+
+Start order: check the data directory, bind every listening socket, then report the
+URLs. A failure at any step (a port in use, an unwritable directory) stops what was
+started and raises ``StartupError`` with a one-line message saying what to do, so
+nothing is left half-running. Stop (Ctrl-C, SIGTERM) reverses the order.
+
+Parts join this file as they are built; the status page lists the ones still to come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from monitor.config import Config
+from monitor.web.app import make_app
+from monitor.web.status import PartStatus
+
+__all__ = ["Running", "StartupError", "run_up", "start"]
+
+log = logging.getLogger("monitor.up")
+
+#: Parts of the stack not in this build yet, shown on the status page as such.
+PLANNED = (
+    ("statsd daemon", "UDP/TCP 8125: aggregates app metrics, flushes every 10 s"),
+    ("Graphite store and API", "whisper files, carbon receiver on 2003, /render, /events"),
+    ("dashboards", "JSON files in dashboards/, drawn with deploy markers"),
+    ("supergrep", "live, regex-filtered logs in the browser"),
+)
+
+
+class StartupError(Exception):
+    """``monitor up`` could not start; the message says what to do."""
+
+
+@dataclass
+class Running:
+    """A started stack: its URL, and how to stop it."""
+
+    url: str
+    runner: web.AppRunner
+
+    async def stop(self) -> None:
+        """Stop every part, in reverse start order."""
+        await self.runner.cleanup()
+
+
+def check_data_dir(config: Config) -> None:
+    """Create the data directory and prove it is writable, or raise ``StartupError``."""
+    path = config.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise StartupError(
+            f"data directory {path} is not usable ({exc.strerror or exc});"
+            " choose another with --data-dir DIR"
+        ) from None
+
+
+async def start(config: Config) -> Running:
+    """Start the stack described by ``config``; raise ``StartupError`` if it cannot."""
+    check_data_dir(config)
+    url_holder: list[str] = []
+
+    def status() -> Sequence[PartStatus]:
+        here = url_holder[0] if url_holder else None
+        return [
+            PartStatus("web server", "running", f"status page and APIs at {here}", here),
+            *(PartStatus(name, "not built yet", detail) for name, detail in PLANNED),
+        ]
+
+    runner = web.AppRunner(make_app(status), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        where = f"{config.http.host}:{config.http.port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"cannot listen on {where}: the port is in use; stop the other process or"
+                " pick another port with --set http.port=N (or MONITOR_HTTP_PORT)"
+            ) from None
+        raise StartupError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    host, port = runner.addresses[0][:2]
+    shown = f"[{host}]" if ":" in host else host
+    url_holder.append(f"http://{shown}:{port}/")
+    return Running(url_holder[0], runner)
+
+
+async def run_up(
+    config: Config, stop: asyncio.Event, on_ready: Callable[[Running], None] | None = None
+) -> None:
+    """Start the stack, call ``on_ready``, run until ``stop`` is set, then stop cleanly."""
+    running = await start(config)
+    if on_ready is not None:
+        on_ready(running)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await running.stop()
+        log.info("stopped")

@@ -1,0 +1,1 @@
+"""The HTTP side of the stack: one aiohttp application for every page and API."""

@@ -1,0 +1,96 @@
+"""The aiohttp application factory: home page, status API, static files.
+
+Later parts add their routes here (Graphite's render/find/events API, dashboards,
+supergrep under ``/supergrep``). Every response carries a strict
+Content-Security-Policy: pages load scripts and styles from this origin only and
+never run inline code, because log lines and metric names shown on them are
+attacker-controlled text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from monitor import __version__
+from monitor.web.status import PartStatus, StatusSource
+
+__all__ = ["STATUS", "make_app"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATUS: web.AppKey[StatusSource] = web.AppKey("status")
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def make_app(status: StatusSource) -> web.Application:
+    """Build the application; ``status`` reports the parts shown on the home page."""
+    app = web.Application(middlewares=[_security_headers])
+    app[STATUS] = status
+    app.router.add_get("/", _home)
+    app.router.add_get("/status.json", _status_json)
+    app.router.add_static("/static/", STATIC_DIR)
+    return app
+
+
+async def _status_json(request: web.Request) -> web.Response:
+    parts = request.app[STATUS]()
+    return web.json_response({"version": __version__, "parts": [part.to_json() for part in parts]})
+
+
+async def _home(request: web.Request) -> web.Response:
+    rows = "\n".join(_row(part) for part in request.app[STATUS]())
+    body = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>monitor</title>
+<link rel="stylesheet" href="/static/style.css">
+</head>
+<body>
+<header><h1>monitor</h1><p>statsd, Graphite and supergrep in one install
+ &middot; version {html.escape(__version__)}</p></header>
+<main>
+<h2>Parts</h2>
+<table class="parts">
+<thead><tr><th>part</th><th>state</th><th>detail</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+<p class="hint">Machine-readable: <a href="/status.json">/status.json</a></p>
+</main>
+</body>
+</html>
+"""
+    return web.Response(text=body, content_type="text/html")
+
+
+def _row(part: PartStatus) -> str:
+    name = html.escape(part.name)
+    if part.url:
+        name = f'<a href="{html.escape(part.url, quote=True)}">{name}</a>'
+    state = html.escape(part.state)
+    css = state.replace(" ", "-")
+    return (
+        f'<tr><td>{name}</td><td class="state {css}">{state}</td>'
+        f"<td>{html.escape(part.detail)}</td></tr>"
+    )

@@ -1,0 +1,1 @@
+"""supergrep: live, regex-filtered logs from many hosts in the browser."""
