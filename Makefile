@@ -18,7 +18,7 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --omit=optional
 	touch $@
 
 run: setup

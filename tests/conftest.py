@@ -1,0 +1,93 @@
+"""Shared test helpers: real sockets on port 0, and the rule that CI never skips."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor import statsd
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI") == "true"
+#: One scalable unit for every wait in the suite (raise it on a slow machine).
+UNIT = float(os.environ.get("TEST_TIME_UNIT", "1.0"))
+
+
+def require(what: str, available: bool) -> None:
+    """Skip when a tool is missing on a developer's machine; fail in CI, where nothing skips."""
+    if available:
+        return
+    message = f"{what} is not available"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI must run every test (make test installs it)")
+    pytest.skip(message)
+
+
+def node_binary() -> str:
+    """The ``node`` executable, or skip/fail through ``require``."""
+    node = shutil.which("node")
+    require("node", node is not None)
+    assert node is not None
+    return node
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5 * UNIT) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout:.1f}s")
+        time.sleep(0.005)
+
+
+class UdpListener:
+    """A real UDP socket on an ephemeral port that collects datagrams."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind((host, 0))
+        self.host = host
+        self.port: int = self.sock.getsockname()[1]
+
+    def recv(self, timeout: float = 5 * UNIT) -> tuple[bytes, tuple[str, int]]:
+        """The next datagram and its sender's address."""
+        self.sock.settimeout(timeout)
+        data, addr = self.sock.recvfrom(65535)
+        return data, addr
+
+    def packets(self, n: int, timeout: float = 5 * UNIT) -> list[bytes]:
+        """The next ``n`` datagrams."""
+        return [self.recv(timeout)[0] for _ in range(n)]
+
+    def packet(self) -> bytes:
+        """The next datagram."""
+        return self.recv()[0]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def udp() -> Iterator[UdpListener]:
+    """A UDP listener on 127.0.0.1, port 0."""
+    listener = UdpListener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_client() -> Iterator[None]:
+    """Every test starts and ends without a default statsd client."""
+    statsd.set_client(None)
+    yield
+    previous = statsd.set_client(None)
+    if previous is not None:
+        previous.close()

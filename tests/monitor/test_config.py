@@ -1,0 +1,78 @@
+"""The configuration: layers, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.config import Config, ConfigError, HttpConfig, default_data_dir, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "monitor.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_bind_loopback() -> None:
+    config = load_config(environ={"HOME": "/home/ann"})
+    assert config.http == HttpConfig("127.0.0.1", 8080)
+    assert config.data_dir == Path("/home/ann/.local/share/monitor")
+    assert config.log_format == "text"
+
+
+def test_xdg_data_home() -> None:
+    assert default_data_dir({"XDG_DATA_HOME": "/data"}) == Path("/data/monitor")
+
+
+def test_layers_file_then_environment_then_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, 'data_dir = "/srv/monitor"\n[http]\nport = 9000\nhost = "0.0.0.0"\n')
+    assert load_config(path).http == HttpConfig("0.0.0.0", 9000)
+    env = {"MONITOR_HTTP_PORT": "9100"}
+    assert load_config(path, env).http.port == 9100
+    assert load_config(path, env, {"http.port": "9200"}).http.port == 9200
+    assert load_config(path, env).data_dir == Path("/srv/monitor")
+    assert load_config(path, {"MONITOR_DATA_DIR": "/x"}).data_dir == Path("/x")
+
+
+def test_config_is_frozen() -> None:
+    config = load_config()
+    http: Any = config.http
+    with pytest.raises(AttributeError):
+        http.port = 1
+    assert isinstance(config, Config)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[http]\nprot = 80\n", r"monitor.toml: http.prot: unknown key \(did you mean 'port'\?\)"),
+        ("[htp]\nport = 80\n", r"htp: unknown key \(did you mean 'http'\?\)"),
+        ('[http]\nport = "80"\n', r"http.port: expected an integer, got '80'"),
+        ("[http]\nport = true\n", r"http.port: expected an integer, got True"),
+        ("[http]\nport = 70000\n", r"http.port: expected 0 to 65535, got 70000"),
+        ("http = 5\n", r"http: expected a table, got 5"),
+        ('log_format = "xml"\n', r"log_format: expected one of 'text', 'json', got 'xml'"),
+        ("[http\nport = 1\n", r"monitor.toml: not valid TOML: .*line 1"),
+    ],
+)
+def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_environment_errors_name_the_variable() -> None:
+    with pytest.raises(ConfigError, match="MONITOR_HTTP_PORT='web': expected an integer"):
+        load_config(environ={"MONITOR_HTTP_PORT": "web"})
+
+
+def test_unknown_override_suggests() -> None:
+    with pytest.raises(ConfigError, match=r"--set http.prot: unknown key \(did you mean"):
+        load_config(overrides={"http.prot": "1"})
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")

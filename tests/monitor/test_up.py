@@ -1,0 +1,159 @@
+"""``monitor up``: starts on real sockets, serves the status page, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from monitor.config import Config, load_config
+from monitor.up import StartupError, run_up, start
+from tests.conftest import UNIT
+
+
+def config_for(tmp_path: Path, port: int = 0) -> Config:
+    return load_config(overrides={"http.port": str(port), "data_dir": str(tmp_path / "data")})
+
+
+async def test_status_page_lists_the_parts(tmp_path: Path) -> None:
+    running = await start(config_for(tmp_path))
+    try:
+        assert running.url.startswith("http://127.0.0.1:")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(running.url) as page:
+                assert page.status == 200
+                assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+                html = await page.text()
+            async with http.get(running.url + "status.json") as status:
+                parts = (await status.json())["parts"]
+            async with http.get(running.url + "static/style.css") as css:
+                assert css.status == 200
+        assert "web server" in html
+        assert "statsd daemon" in html
+        assert {p["name"]: p["state"] for p in parts}["web server"] == "running"
+        assert {p["state"] for p in parts} == {"running", "not built yet"}
+        assert (tmp_path / "data").is_dir()
+    finally:
+        await running.stop()
+
+
+async def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(StartupError, match=f"127.0.0.1:{port}: the port is in use"):
+            await start(config_for(tmp_path, port))
+
+
+async def test_unusable_data_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    config = load_config(overrides={"http.port": "0", "data_dir": str(blocker / "sub")})
+    with pytest.raises(StartupError, match=r"data directory .* is not usable.*--data-dir"):
+        await start(config)
+
+
+async def test_run_up_stops_when_asked(tmp_path: Path) -> None:
+    stop = asyncio.Event()
+    urls: list[str] = []
+    task = asyncio.create_task(run_up(config_for(tmp_path), stop, lambda r: urls.append(r.url)))
+    while not urls:
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5 * UNIT)
+    with pytest.raises(urllib.error.URLError, match="refused"):
+        urllib.request.urlopen(urls[0], timeout=1)
+
+
+def _monitor(*args: str) -> list[str]:
+    return [sys.executable, "-m", "monitor.cli", *args]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_up_prints_urls_and_stops_cleanly_on_signal(tmp_path: Path, sig: int) -> None:
+    proc = subprocess.Popen(
+        _monitor("up", "--data-dir", str(tmp_path), "--set", "http.port=0"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert "is up" in first
+    url = proc.stdout.readline().split()[0]
+    with urllib.request.urlopen(url + "status.json", timeout=5 * UNIT) as response:
+        assert json.load(response)["parts"][0]["state"] == "running"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=10 * UNIT)
+    assert proc.returncode == 0, err
+    assert "stopped" in err
+
+
+def test_cli_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "monitor.toml").write_text("[http]\nprot = 1\n")
+    result = subprocess.run(
+        _monitor("up"), capture_output=True, text=True, cwd=tmp_path, timeout=30
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "monitor: monitor.toml: http.prot: unknown key (did you mean 'port'?)"
+    )
+
+
+def test_cli_port_in_use_exits_1(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            _monitor("up", "--data-dir", str(tmp_path), "--set", f"http.port={port}"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert "the port is in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_config_check(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text("[http]\nport = 9090\n")
+    ok = subprocess.run(
+        _monitor("config", "check", "--config", str(good)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert ok.returncode == 0
+    assert "valid" in ok.stdout
+    env = {**os.environ, "MONITOR_HTTP_PORT": "x"}
+    bad = subprocess.run(
+        _monitor("config", "check", "--config", str(good)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert bad.returncode == 2
+    assert "MONITOR_HTTP_PORT" in bad.stderr
+
+
+def test_supergrep_command_says_it_is_not_built_yet() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "supergrep.cli"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert "not in this build yet" in result.stderr
