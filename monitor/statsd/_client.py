@@ -118,11 +118,11 @@ class _Checked(StatsClientBase):  # type: ignore[misc]
 
     def incr(self, stat: str, count: float = 1, rate: float = 1) -> None:
         """Add ``count`` (default 1) to the counter ``stat``."""
-        number = _number(count)
+        number = count if type(count) is int else _number(count)
         if number is None:
             self._refuse(f"statsd count for {stat!r} must be a finite number, not {count!r}")
         else:
-            super().incr(stat, number, rate)
+            self._send_stat(stat, f"{number}|c", rate)
 
     def decr(self, stat: str, count: float = 1, rate: float = 1) -> None:
         """Subtract ``count`` (default 1) from the counter ``stat``."""
@@ -241,8 +241,12 @@ class BaseClient(_Checked):
             if self._random() > rate:
                 return None
             value = f"{value}|@{_format_rate(rate)}"
-        name = self.full_name(stat)
-        return None if name is None else f"{name}:{value}"
+        name = self._names.get(stat) if type(stat) is str else None
+        if name is None:
+            name = self.full_name(stat)
+            if name is None:
+                return None
+        return f"{name}:{value}"
 
     def _refuse(self, message: str) -> None:
         if self._strict:
