@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import os
 import signal
@@ -17,9 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import __version__
+from monitor.aggregator.server import StatsdServer
+from monitor.aggregator.settings import SettingsError, from_node_config
+from monitor.aggregator.sinks import sinks_for
 from monitor.config import Config, ConfigError, load_config
 from monitor.logs import configure_logging
-from monitor.up import Running, StartupError, run_up
+from monitor.up import Running, StartupError, bind_error, describe_statsd, run_up
 
 __all__ = ["main"]
 
@@ -61,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, help="where metrics and events are stored")
     up.add_argument("--log-format", choices=["text", "json"], help="log output format")
 
+    statsd = commands.add_parser(
+        "statsd",
+        help="run only the statsd daemon",
+        description="Run the statsd daemon. --config takes monitor.toml ([statsd] table)"
+        " or node statsd's own JSON config file (*.json).",
+    )
+    with_config(statsd)
+    statsd.add_argument("--log-format", choices=["text", "json"], help="log output format")
+
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", help="validate a monitor.toml")
@@ -79,11 +93,61 @@ def _config_path(arg: Path | None) -> Path | None:
 
 def _load(args: argparse.Namespace) -> Config:
     overrides = dict(args.overrides)
+    if args.config is not None and args.config.suffix == ".json":
+        return _with_node_config(args.config, overrides)
     if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = str(args.data_dir)
     if getattr(args, "log_format", None) is not None:
         overrides["log_format"] = args.log_format
     return load_config(_config_path(args.config), os.environ, overrides)
+
+
+def _with_node_config(path: Path, overrides: dict[str, str]) -> Config:
+    """A ``Config`` whose ``statsd`` settings come from node statsd's JSON config file."""
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object of node statsd settings")
+    try:
+        settings, unknown = from_node_config(raw)
+    except SettingsError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    for key in unknown:
+        print(f"monitor: {path}: ignoring unknown node statsd key {key!r}", file=sys.stderr)
+    config = load_config(None, os.environ, overrides)
+    return dataclasses.replace(config, statsd=settings)
+
+
+def _statsd(config: Config) -> int:
+    configure_logging(config.log_format)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server = StatsdServer(config.statsd, sinks_for(config.statsd))
+        try:
+            await server.start()
+        except OSError as exc:
+            raise StartupError(bind_error("statsd", exc, "statsd.port (or mgmt_port)")) from None
+        # "server is up" is node's readiness line; scripts and Etsy's tests wait for it.
+        print(f"server is up: {describe_statsd(server)}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(main())
+    except StartupError as exc:
+        print(f"monitor statsd: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _up(config: Config) -> int:
@@ -122,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "up":
         return _up(config)
+    if args.command == "statsd":
+        return _statsd(config)
     print(f"configuration is valid: {_config_path(args.config) or 'defaults only'}")
     return 0
 

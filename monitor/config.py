@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from monitor.aggregator.settings import StatsdSettings
+
 __all__ = ["Config", "ConfigError", "HttpConfig", "default_data_dir", "load_config"]
 
 T = TypeVar("T")
@@ -54,6 +56,7 @@ class Config:
     data_dir: Path = Path("var")
     log_format: Literal["text", "json"] = "text"
     http: HttpConfig = HttpConfig()
+    statsd: StatsdSettings = field(default_factory=StatsdSettings)
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -173,6 +176,16 @@ def _convert(tp: Any, value: Any, key: str, source: str) -> Any:
             raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
         item = typing.get_args(tp)[0]
         return tuple(_convert(item, v, f"{key}[{i}]", source) for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, key, source)
+            except ConfigError as exc:
+                errors.append(str(exc).rpartition(": expected ")[2].partition(", got")[0])
+        raise ConfigError(f"{source}: {key}: expected {' or '.join(errors)}, got {value!r}")
     if origin is Literal:
         if value not in typing.get_args(tp):
             choices = ", ".join(repr(c) for c in typing.get_args(tp))

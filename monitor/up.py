@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from monitor.aggregator.server import StatsdServer
+from monitor.aggregator.sinks import sinks_for
 from monitor.config import Config
 from monitor.web.app import make_app
 from monitor.web.status import PartStatus
@@ -29,7 +32,6 @@ log = logging.getLogger("monitor.up")
 
 #: Parts of the stack not in this build yet, shown on the status page as such.
 PLANNED = (
-    ("statsd daemon", "UDP/TCP 8125: aggregates app metrics, flushes every 10 s"),
     ("Graphite store and API", "whisper files, carbon receiver on 2003, /render, /events"),
     ("dashboards", "JSON files in dashboards/, drawn with deploy markers"),
     ("supergrep", "live, regex-filtered logs in the browser"),
@@ -46,10 +48,12 @@ class Running:
 
     url: str
     runner: web.AppRunner
+    statsd: StatsdServer
 
     async def stop(self) -> None:
         """Stop every part, in reverse start order."""
         await self.runner.cleanup()
+        await self.statsd.stop()
 
 
 def check_data_dir(config: Config) -> None:
@@ -70,11 +74,17 @@ async def start(config: Config) -> Running:
     """Start the stack described by ``config``; raise ``StartupError`` if it cannot."""
     check_data_dir(config)
     url_holder: list[str] = []
+    statsd = StatsdServer(config.statsd, sinks_for(config.statsd))
+    try:
+        await statsd.start()
+    except OSError as exc:
+        raise StartupError(bind_error("statsd", exc, "statsd.port (or mgmt_port)")) from None
 
     def status() -> Sequence[PartStatus]:
         here = url_holder[0] if url_holder else None
         return [
             PartStatus("web server", "running", f"status page and APIs at {here}", here),
+            PartStatus("statsd daemon", "running", describe_statsd(statsd)),
             *(PartStatus(name, "not built yet", detail) for name, detail in PLANNED),
         ]
 
@@ -85,17 +95,34 @@ async def start(config: Config) -> Running:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
+        await statsd.stop()
         where = f"{config.http.host}:{config.http.port}"
-        if exc.errno == errno.EADDRINUSE:
-            raise StartupError(
-                f"cannot listen on {where}: the port is in use; stop the other process or"
-                " pick another port with --set http.port=N (or MONITOR_HTTP_PORT)"
-            ) from None
-        raise StartupError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+        raise StartupError(
+            bind_error("web server", OSError(exc.errno, where), "http.port")
+        ) from None
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in host else host
     url_holder.append(f"http://{shown}:{port}/")
-    return Running(url_holder[0], runner)
+    return Running(url_holder[0], runner, statsd)
+
+
+def bind_error(part: str, exc: OSError, keys: str) -> str:
+    """A one-line message for a listener that could not bind (``exc.strerror``: where)."""
+    reason = os.strerror(exc.errno) if exc.errno else "cannot bind"
+    message = f"{part}: cannot listen on {exc.strerror}: {reason}"
+    if exc.errno == errno.EADDRINUSE:
+        message += f"; stop the other process or choose another port with --set {keys}=N"
+    return message
+
+
+def describe_statsd(server: StatsdServer) -> str:
+    """One line for the status page: where it listens, how many flushes, where they go."""
+    bound = server.bound
+    where = [f"udp {h}:{p}" for h, p in bound.udp] + [f"tcp {h}:{p}" for h, p in bound.tcp]
+    if bound.mgmt:
+        where.append(f"admin {bound.mgmt[0]}:{bound.mgmt[1]}")
+    sinks = ", ".join(s.name for s in server.sinks) or "nowhere yet (set statsd.graphite_host)"
+    return f"{', '.join(where)}; {server.flushes} flushes, sent to {sinks}"
 
 
 async def run_up(

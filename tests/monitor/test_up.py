@@ -22,7 +22,14 @@ from tests.conftest import UNIT
 
 
 def config_for(tmp_path: Path, port: int = 0) -> Config:
-    return load_config(overrides={"http.port": str(port), "data_dir": str(tmp_path / "data")})
+    return load_config(
+        overrides={
+            "http.port": str(port),
+            "data_dir": str(tmp_path / "data"),
+            "statsd.port": "0",
+            "statsd.mgmt_port": "0",
+        }
+    )
 
 
 async def test_status_page_lists_the_parts(tmp_path: Path) -> None:
@@ -42,6 +49,7 @@ async def test_status_page_lists_the_parts(tmp_path: Path) -> None:
         assert "statsd daemon" in html
         assert {p["name"]: p["state"] for p in parts}["web server"] == "running"
         assert {p["state"] for p in parts} == {"running", "not built yet"}
+        assert {p["name"]: p["state"] for p in parts}["statsd daemon"] == "running"
         assert (tmp_path / "data").is_dir()
     finally:
         await running.stop()
@@ -52,14 +60,18 @@ async def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(StartupError, match=f"127.0.0.1:{port}: the port is in use"):
+        with pytest.raises(
+            StartupError, match=f"127.0.0.1:{port}: Address already in use; stop the other process"
+        ):
             await start(config_for(tmp_path, port))
 
 
 async def test_unusable_data_dir(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    config = load_config(overrides={"http.port": "0", "data_dir": str(blocker / "sub")})
+    config = load_config(
+        overrides={"http.port": "0", "data_dir": str(blocker / "sub")}
+    )  # never binds
     with pytest.raises(StartupError, match=r"data directory .* is not usable.*--data-dir"):
         await start(config)
 
@@ -76,6 +88,9 @@ async def test_run_up_stops_when_asked(tmp_path: Path) -> None:
         urllib.request.urlopen(urls[0], timeout=1)
 
 
+ANY_PORTS = ("--set", "http.port=0", "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0")
+
+
 def _monitor(*args: str) -> list[str]:
     return [sys.executable, "-m", "monitor.cli", *args]
 
@@ -83,7 +98,7 @@ def _monitor(*args: str) -> list[str]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_cli_up_prints_urls_and_stops_cleanly_on_signal(tmp_path: Path, sig: int) -> None:
     proc = subprocess.Popen(
-        _monitor("up", "--data-dir", str(tmp_path), "--set", "http.port=0"),
+        _monitor("up", "--data-dir", str(tmp_path), *ANY_PORTS),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -118,13 +133,13 @@ def test_cli_port_in_use_exits_1(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            _monitor("up", "--data-dir", str(tmp_path), "--set", f"http.port={port}"),
+            _monitor("up", "--data-dir", str(tmp_path), *ANY_PORTS, "--set", f"http.port={port}"),
             capture_output=True,
             text=True,
             timeout=30,
         )
     assert result.returncode == 1
-    assert "the port is in use" in result.stderr
+    assert "Address already in use" in result.stderr
     assert "Traceback" not in result.stderr
 
 
