@@ -33,12 +33,18 @@ class CarbonCapture:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        lines = self.lines
+        #: One entry per connection, once it closed: a statsd flush each.
+        self.connections: list[list[str]] = []
+        capture = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
+                lines = []
                 for raw in self.rfile:
-                    lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                    line = raw.decode("utf-8", "replace").rstrip("\n")
+                    lines.append(line)
+                    capture.lines.append(line)
+                capture.connections.append(lines)
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
