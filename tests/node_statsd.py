@@ -31,7 +31,7 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 class CarbonCapture:
     """A TCP server that records Graphite plaintext lines (``path value ts``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.lines: list[str] = []
         #: One entry per connection, once it closed: a statsd flush each.
         self.connections: list[list[str]] = []
@@ -46,7 +46,8 @@ class CarbonCapture:
                     capture.lines.append(line)
                 capture.connections.append(lines)
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -59,7 +59,7 @@ def format_number(x: float) -> str:
         return "NaN"
     if x in (math.inf, -math.inf):
         return "Infinity" if x > 0 else "-Infinity"
-    if x == int(x) and abs(x) < 1e21:
+    if x == int(x) and abs(x) < 2**53:  # exact integers; above, shortest digits + zeros
         return str(int(x))
     sign = "-" if x < 0 else ""
     mantissa, _, exp = repr(abs(x)).partition("e")

@@ -2,10 +2,11 @@
 
 The aggregator is pure; this module only moves bytes:
 
-* UDP: one thread per socket does blocking ``recv`` calls (no event-loop round trip per
-  packet), drains whatever else is queued without blocking (up to ``BATCH`` packets),
-  decodes the batch once and hands it to the aggregator under a lock. The socket's
-  receive buffer is raised to ``RCVBUF`` bytes to ride out bursts.
+* UDP: one thread per socket waits in ``poll`` (no event-loop round trip per packet),
+  drains whatever is queued without blocking (up to ``BATCH`` packets), decodes the
+  batch once and hands it to the aggregator under a lock. The socket's receive buffer
+  is raised to ``RCVBUF`` bytes to ride out bursts. On stop, a pipe wakes the thread,
+  which reads what is still queued before it returns: nothing accepted is lost.
 * TCP: node's semantics. Bytes are read as ASCII with the high bit stripped (node's
   ``setEncoding('ascii')``), and everything up to the last newline is one packet; a
   final line without a newline is dropped at close. A client that sends more than
@@ -22,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import select
 import socket
 import threading
 import time
@@ -76,8 +79,10 @@ class StatsdServer:
         self.admin = Admin(self.aggregator, self.sinks, self.started)
         self.flushes = 0
         self._udp: list[tuple[socket.socket, threading.Thread]] = []
+        self._wake_r, self._wake_w = os.pipe()
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._connections: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     # -- lifecycle --------------------------------------------------------------
@@ -113,6 +118,8 @@ class StatsdServer:
     async def stop(self) -> None:
         """Stop receiving, flush once more, let sinks deliver, then stop them."""
         await self._close_listeners()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -123,19 +130,20 @@ class StatsdServer:
             await sink.close(STOP_GRACE)
 
     async def _close_listeners(self) -> None:
-        self._stopping = True
+        if not self._stopping:
+            self._stopping = True
+            os.write(self._wake_w, b"x")
         for sock, thread in self._udp:
             if thread.is_alive():
-                # Wake the blocked recv() with an empty datagram; the loop sees _stopping.
-                with contextlib.suppress(OSError):
-                    family = sock.family
-                    with socket.socket(family, socket.SOCK_DGRAM) as poke:
-                        poke.sendto(b"", sock.getsockname())
-                await asyncio.to_thread(thread.join, 2.0)
+                await asyncio.to_thread(thread.join)
             sock.close()
         self._udp.clear()
         for server in self._servers:
             server.close()
+        for connection in list(self._connections):
+            connection.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
 
@@ -160,27 +168,27 @@ class StatsdServer:
         recv = sock.recv
         aggregator, lock = self.aggregator, self.lock
         dontwait = socket.MSG_DONTWAIT
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
         while True:
-            try:
-                batch = [recv(65535)]
-            except OSError:
-                if self._stopping:
-                    return
-                continue
-            if self._stopping:
+            stopping = any(fd == self._wake_r for fd, _ in poller.poll())
+            while True:  # drain; when stopping, until the socket is empty
+                batch: list[bytes] = []
+                try:
+                    while len(batch) < BATCH:
+                        batch.append(recv(65535, dontwait))
+                except OSError:  # BlockingIOError when empty; anything else: next poll
+                    pass
+                if batch:
+                    text = b"\n".join(batch).decode("utf-8", "replace")
+                    now = self.wall()
+                    with lock:
+                        aggregator.ingest(text, len(batch), now)
+                if len(batch) < BATCH:
+                    break
+            if stopping:
                 return
-            try:
-                while len(batch) < BATCH:
-                    batch.append(recv(65535, dontwait))
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError:
-                if self._stopping:
-                    return
-            text = b"\n".join(batch).decode("utf-8", "replace")
-            now = self.wall()
-            with lock:
-                aggregator.ingest(text, len(batch), now)
 
     async def _start_tcp(self, listener: Listener) -> None:
         family = socket.AF_INET6 if listener.address_ipv6 else socket.AF_INET
@@ -190,7 +198,15 @@ class StatsdServer:
         self._servers.append(server)
         self.bound.tcp.append(server.sockets[0].getsockname()[:2])
 
+    def _track(self) -> None:
+        """Remember the running connection handler, so ``stop`` can end it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._track()
         pending = ""
         try:
             while data := await reader.read(65536):
@@ -212,6 +228,7 @@ class StatsdServer:
     async def _admin_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        self._track()
         try:
             while data := await reader.read(4096):
                 with self.lock:
