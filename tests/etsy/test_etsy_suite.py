@@ -1,0 +1,49 @@
+"""Etsy statsd 0.9.0's own graphite tests (nodeunit, from the npm package), run against us.
+
+Each ``test/graphite_*.js`` file starts ``node stats.js <config>``; ``tests/etsy/stats.js``
+stands in for node's daemon and runs ``monitor statsd`` instead. The test files are
+used as npm ships them, copied next to the stand-in at run time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, UNIT, node_binary, require
+from tests.node_statsd import STATSD_DIR
+
+NODEUNIT = ROOT / "node_modules" / "nodeunit" / "bin" / "nodeunit"
+SUITE = sorted(p.name for p in (STATSD_DIR / "test").glob("graphite_*.js")) or ["missing"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", SUITE)
+def test_etsy_graphite_suite_passes_against_our_daemon(tmp_path: Path, name: str) -> None:
+    node = node_binary()
+    require("Etsy statsd's test suite and nodeunit (npm install)", NODEUNIT.is_file())
+    require(f"{name} in node_modules/statsd/test", (STATSD_DIR / "test" / name).is_file())
+    (tmp_path / "test").mkdir()
+    shutil.copy(STATSD_DIR / "test" / name, tmp_path / "test" / name)
+    shutil.copy(Path(__file__).with_name("stats.js"), tmp_path / "stats.js")
+    env = {
+        **os.environ,
+        "NODE_PATH": str(ROOT / "node_modules"),
+        "MONITOR_PYTHON": sys.executable,
+        "MONITOR_ROOT": str(ROOT),
+    }
+    result = subprocess.run(
+        [node, str(NODEUNIT), "--reporter", "minimal", f"test/{name}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110 * UNIT,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "OK:" in result.stdout
