@@ -33,8 +33,8 @@ from tests.node_statsd import STATSD_DIR, CarbonCapture, free_port  # noqa: E402
 
 BUILD = ROOT / "bench" / ".build"
 LADDERS = {
-    1: [100_000, 200_000, 300_000, 400_000, 500_000, 600_000],
-    10: [500_000, 1_000_000, 1_500_000, 2_000_000, 2_500_000],
+    1: [100_000, 150_000, 200_000, 250_000, 300_000, 400_000, 500_000],
+    10: [500_000, 750_000, 1_000_000, 1_250_000, 1_500_000, 1_750_000, 2_000_000],
 }
 
 
@@ -143,7 +143,7 @@ def main() -> int:
     )
     print(" RSS after |")
     print("|---:|---|---:|---|---:|")
-    summary = {}
+    summary: dict[int, tuple[dict[str, int], set[str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for per, ladder in LADDERS.items():
             daemons = {name: Daemon(name, Path(tmp)) for name in ("node", "ours")}
@@ -157,12 +157,13 @@ def main() -> int:
                         for _ in range(args.repeats)
                     ]
                     worst = max(loss for loss, _ in runs)
-                    slow = min(achieved for _, achieved in runs) < 0.97 * rate
+                    achieved = min(a for _, a in runs)
+                    slow = achieved < 0.97 * rate
                     losses[name].append(
                         f"{rate // 1000}k: {worst:.1%}" + (" (sender short)" if slow else "")
                     )
-                    if worst < 0.01:
-                        sustained[name] = rate
+                    if worst < 0.01:  # a short sender proves only the rate it reached
+                        sustained[name] = int(min(rate, achieved) // 1000 * 1000)
                     else:
                         alive.discard(name)
             for name, daemon in daemons.items():
@@ -172,11 +173,12 @@ def main() -> int:
                     f" {daemon.rss_kb() / 1024:.0f} MB |"
                 )
                 daemon.stop()
-            summary[per] = sustained
+            summary[per] = (sustained, set(alive))
     print()
-    for per, sustained in summary.items():
+    for per, (sustained, capped) in summary.items():
         ratio = sustained["ours"] / sustained["node"] if sustained["node"] else float("inf")
-        print(f"{per} metric(s) per packet: ours / node = {ratio:.2f}x")
+        at_least = "at least " if "ours" in capped else ""
+        print(f"{per} metric(s) per packet: ours / node = {at_least}{ratio:.2f}x")
     return 0
 
 

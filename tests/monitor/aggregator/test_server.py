@@ -200,3 +200,43 @@ def test_bad_json_config_says_where(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert f"{config}:2:19: not valid JSON" in result.stderr
+
+
+class StuckSink:
+    """A sink whose delivery never finishes: a carbon that accepts and then hangs."""
+
+    name = "stuck"
+
+    def __init__(self) -> None:
+        self.submitted: list[Flush] = []
+
+    def submit(self, flush: Flush) -> None:
+        self.submitted.append(flush)
+
+    def status(self) -> dict[str, float]:
+        return {}
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, timeout: float) -> None:
+        return None
+
+
+async def test_a_stuck_sink_never_delays_ingest_or_flushes() -> None:
+    sink = StuckSink()
+    server = StatsdServer(replace(LOCAL, flush_interval=100), [sink])
+    await server.start()
+    try:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(5):
+            udp.sendto(f"n:{i}|c".encode(), server.bound.udp[0])
+            await until(lambda i=i: len(sink.submitted) >= i + 1)
+        udp.close()
+        await until(
+            lambda: sum(dict(f.metrics).get("stats_counts.n", 0) for f in sink.submitted) == 10
+        )
+        stamps = [f.ts for f in sink.submitted]
+        assert stamps == sorted(stamps)
+    finally:
+        await server.stop()
