@@ -38,6 +38,7 @@ test: lint typecheck pytest
 
 bench: setup
 	$(BIN)/python bench/client_overhead.py
+	$(BIN)/python bench/statsd_ingest.py
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 constraints: $(PY_STAMP)

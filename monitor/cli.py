@@ -15,16 +15,15 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from monitor import __version__
 from monitor.aggregator.server import StatsdServer
 from monitor.aggregator.settings import SettingsError, from_node_config
-from monitor.aggregator.sinks import sinks_for
 from monitor.config import Config, ConfigError, load_config
 from monitor.logs import configure_logging
-from monitor.up import Running, StartupError, bind_error, describe_statsd, run_up
+from monitor.up import Running, StartupError, describe_statsd, serve, start, start_statsd
 
 __all__ = ["main"]
 
@@ -122,32 +121,32 @@ def _with_node_config(path: Path, overrides: dict[str, str]) -> Config:
     return dataclasses.replace(config, statsd=settings)
 
 
-def _statsd(config: Config) -> int:
-    configure_logging(config.log_format)
+def _until_signalled(command: str, body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run ``body(stop)``; SIGINT or SIGTERM sets ``stop``. A ``StartupError`` exits 1."""
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        server = StatsdServer(config.statsd, sinks_for(config.statsd))
-        try:
-            await server.start()
-        except OSError as exc:
-            raise StartupError(bind_error("statsd", exc, "statsd.port (or mgmt_port)")) from None
-        # "server is up" is node's readiness line; scripts and Etsy's tests wait for it.
-        print(f"server is up: {describe_statsd(server)}", flush=True)
-        try:
-            await stop.wait()
-        finally:
-            await server.stop()
+        await body(stop)
 
     try:
         asyncio.run(main())
     except StartupError as exc:
-        print(f"monitor statsd: {exc}", file=sys.stderr)
+        print(f"monitor {command}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _statsd(config: Config) -> int:
+    configure_logging(config.log_format)
+
+    def ready(server: StatsdServer) -> None:
+        # "server is up" is node's readiness line; scripts and Etsy's tests wait for it.
+        print(f"server is up: {describe_statsd(server)}", flush=True)
+
+    return _until_signalled("statsd", lambda stop: serve(start_statsd(config.statsd), stop, ready))
 
 
 def _up(config: Config) -> int:
@@ -161,19 +160,7 @@ def _up(config: Config) -> int:
             flush=True,
         )
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_up(config, stop, ready)
-
-    try:
-        asyncio.run(main())
-    except StartupError as exc:
-        print(f"monitor up: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return _until_signalled("up", lambda stop: serve(start(config), stop, ready))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,18 +15,20 @@ import errno
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 
 from monitor.aggregator.server import StatsdServer
+from monitor.aggregator.settings import StatsdSettings
 from monitor.aggregator.sinks import sinks_for
 from monitor.config import Config
 from monitor.web.app import make_app
 from monitor.web.status import PartStatus
 
-__all__ = ["Running", "StartupError", "run_up", "start"]
+__all__ = ["Running", "StartupError", "serve", "start", "start_statsd"]
 
 log = logging.getLogger("monitor.up")
 
@@ -74,11 +76,7 @@ async def start(config: Config) -> Running:
     """Start the stack described by ``config``; raise ``StartupError`` if it cannot."""
     check_data_dir(config)
     url_holder: list[str] = []
-    statsd = StatsdServer(config.statsd, sinks_for(config.statsd))
-    try:
-        await statsd.start()
-    except OSError as exc:
-        raise StartupError(bind_error("statsd", exc, "statsd.port (or mgmt_port)")) from None
+    statsd = await start_statsd(config.statsd)
 
     def status() -> Sequence[PartStatus]:
         here = url_holder[0] if url_holder else None
@@ -125,11 +123,31 @@ def describe_statsd(server: StatsdServer) -> str:
     return f"{', '.join(where)}; {server.flushes} flushes, sent to {sinks}"
 
 
-async def run_up(
-    config: Config, stop: asyncio.Event, on_ready: Callable[[Running], None] | None = None
+async def start_statsd(settings: StatsdSettings) -> StatsdServer:
+    """Start the statsd daemon with the sinks ``settings`` ask for, or raise ``StartupError``."""
+    server = StatsdServer(settings, sinks_for(settings))
+    try:
+        await server.start()
+    except OSError as exc:
+        raise StartupError(bind_error("statsd", exc, "statsd.port (or mgmt_port)")) from None
+    return server
+
+
+class Stoppable(Protocol):
+    """Something started that stops cleanly."""
+
+    async def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Stoppable)
+
+
+async def serve(
+    starting: Awaitable[S], stop: asyncio.Event, on_ready: Callable[[S], None] | None = None
 ) -> None:
-    """Start the stack, call ``on_ready``, run until ``stop`` is set, then stop cleanly."""
-    running = await start(config)
+    """Start (``monitor up``'s ``start(config)``, or ``start_statsd``), call ``on_ready``,
+    run until ``stop`` is set, then stop cleanly."""
+    running = await starting
     if on_ready is not None:
         on_ready(running)
     try:

@@ -21,32 +21,57 @@ from monitor.aggregator.sinks import Sink
 
 __all__ = ["Admin"]
 
-_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _HELP = (
     "Commands: stats, counters, timers, gauges, delcounters, deltimers, delgauges,"
     " health, config, quit\n\n"
 )
+_BREAK_LENGTH = 80  # node's util.inspect default
+
+
+def _quote(text: str) -> str:
+    """A JavaScript string literal as ``util.inspect`` writes it (single quotes first)."""
+    quote = "'" if "'" not in text or '"' in text else '"'
+    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
 
 
 def _js(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return format_number(value)
+        return "-0" if value == 0 and math.copysign(1, value) < 0 else format_number(value)
     if isinstance(value, list | tuple):
-        return "[ " + ", ".join(_js(v) for v in value) + " ]" if value else "[]"
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return _braces("[", "]", [_js(v) for v in value])
+    if isinstance(value, Mapping):
+        return inspect(value)
+    return _quote(str(value))
+
+
+def _braces(opening: str, closing: str, entries: list[str]) -> str:
+    """node's ``reduceToSingleString``: one line when short enough, else one entry a line.
+
+    (node also packs arrays of more than six numbers into aligned columns; here they
+    follow the same one-line-or-one-per-line rule.)
+    """
+    if not entries:
+        return opening + closing
+    start = len(entries) + len(opening) + 10
+    total = len(entries) + start
+    if total + len(entries) <= _BREAK_LENGTH:
+        total += sum(len(e) for e in entries)
+        joined = ", ".join(entries)
+        if total <= _BREAK_LENGTH and "\n" not in joined:
+            return f"{opening} {joined} {closing}"
+    inner = ",\n".join("  " + e.replace("\n", "\n  ") for e in entries)
+    return f"{opening}\n{inner}\n{closing}"
 
 
 def inspect(mapping: Mapping[str, Any]) -> str:
-    """A JavaScript object literal for ``mapping``, like node's ``util.inspect``."""
-    if not mapping:
-        return "{}"
-    items = [f"{k if _IDENTIFIER.fullmatch(k) else _js(k)}: {_js(v)}" for k, v in mapping.items()]
-    one_line = "{ " + ", ".join(items) + " }"
-    if len(one_line) <= 72:
-        return one_line
-    return "{\n" + ",\n".join("  " + item for item in items) + "\n}"
+    """A JavaScript object literal for ``mapping``, laid out as node's ``util.inspect``."""
+    entries = [
+        f"{k if _IDENTIFIER.fullmatch(k) else _quote(k)}: {_js(v)}" for k, v in mapping.items()
+    ]
+    return _braces("{", "}", entries)
 
 
 def _delete(stats: MutableMapping[str, Any], names: Sequence[str]) -> str:

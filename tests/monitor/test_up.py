@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from monitor.config import Config, load_config
-from monitor.up import StartupError, run_up, start
+from monitor.up import StartupError, serve, start
 from tests.conftest import UNIT
 
 
@@ -76,10 +76,12 @@ async def test_unusable_data_dir(tmp_path: Path) -> None:
         await start(config)
 
 
-async def test_run_up_stops_when_asked(tmp_path: Path) -> None:
+async def test_serve_stops_when_asked(tmp_path: Path) -> None:
     stop = asyncio.Event()
     urls: list[str] = []
-    task = asyncio.create_task(run_up(config_for(tmp_path), stop, lambda r: urls.append(r.url)))
+    task = asyncio.create_task(
+        serve(start(config_for(tmp_path)), stop, lambda r: urls.append(r.url))
+    )
     while not urls:
         await asyncio.sleep(0.01)
     stop.set()

@@ -218,3 +218,46 @@ def test_delete_some_kinds_only(tmp_path: Path) -> None:
         )
         flushed = pair.compare(pair.next_flush(lambda: None))
         assert flushed["stats_counts.my.packets_received"] == "0"
+
+
+def _admin(port: int, command: str) -> str:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(command.encode())
+        conn.shutdown(socket.SHUT_WR) if command == "quit" else None
+        data = b""
+        while not data.endswith(b"\n\n") and not data.startswith((b"health", b"ERROR")):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        if data.startswith((b"health", b"ERROR")) and not data.endswith(b"\n"):
+            data += conn.recv(65536)
+        return data.decode()
+
+
+def test_admin_console_answers_like_node(tmp_path: Path) -> None:
+    from tests.conftest import wait_until
+
+    with daemon_pair(tmp_path, flushInterval=3_600_000) as pair:
+        pair.send_udp([b"a.b:1|c\na.c:2|c\ng:5|g\nt:1|ms\nt:2|ms", b"x y:3|c"])
+        for daemon in (pair.node, pair.ours):
+            wait_until(lambda d=daemon: "x_y" in _admin(d.mgmt_port, "counters"))
+        for command in (
+            "counters",
+            "gauges",
+            "timers",
+            "health",
+            "health down",
+            "health",
+            "delcounters a.* nope",
+            "counters",
+            "deltimers t",
+            "delgauges g",
+            "gauges",
+            "help",
+            "bogus",
+        ):
+            node, ours = _admin(pair.node.mgmt_port, command), _admin(pair.ours.mgmt_port, command)
+            assert ours == node, command

@@ -136,6 +136,20 @@ async def test_port_in_use_names_the_listener() -> None:
             await server.start()
 
 
+def spawn_statsd(config: Path) -> subprocess.Popen[str]:
+    """``monitor statsd --config config`` in a child process, once it says it is up."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "statsd", "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert "server is up" in proc.stdout.readline()
+    return proc
+
+
 def test_sigterm_flushes_once_more(tmp_path: Path) -> None:
     carbon = CarbonCapture()
     config = tmp_path / "statsd.json"
@@ -152,18 +166,9 @@ def test_sigterm_flushes_once_more(tmp_path: Path) -> None:
             }
         )
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "statsd", "--config", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert "server is up" in proc.stdout.readline()
+    proc = spawn_statsd(config)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.sendto(b"last.words:1|c", ("127.0.0.1", udp_port))
-    # The admin port answers once the packet is counted.
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=15 * UNIT)
     assert proc.returncode == 0
@@ -174,15 +179,7 @@ def test_sigterm_flushes_once_more(tmp_path: Path) -> None:
 def test_node_config_with_unknown_keys_is_reported_not_fatal(tmp_path: Path) -> None:
     config = tmp_path / "statsd.json"
     config.write_text('{"port": 0, "mgmt_port": 0, "address": "127.0.0.1", "frobnicate": 1}')
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "statsd", "--config", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert "server is up" in proc.stdout.readline()
+    proc = spawn_statsd(config)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=15 * UNIT)
     assert proc.returncode == 0
