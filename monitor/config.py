@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from monitor.aggregator.settings import StatsdSettings
+from monitor.store.receiver import CarbonSettings
+from monitor.store.rules import StoreSettings
 
 __all__ = ["Config", "ConfigError", "HttpConfig", "default_data_dir", "load_config"]
 
@@ -57,6 +59,8 @@ class Config:
     log_format: Literal["text", "json"] = "text"
     http: HttpConfig = HttpConfig()
     statsd: StatsdSettings = field(default_factory=StatsdSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    carbon: CarbonSettings = field(default_factory=CarbonSettings)
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:

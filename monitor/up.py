@@ -16,6 +16,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -23,8 +24,11 @@ from aiohttp import web
 
 from monitor.aggregator.server import StatsdServer
 from monitor.aggregator.settings import StatsdSettings
-from monitor.aggregator.sinks import sinks_for
+from monitor.aggregator.sinks import Sink, StoreSink, sinks_for
 from monitor.config import Config
+from monitor.store.events import EventStore
+from monitor.store.receiver import CarbonReceiver
+from monitor.store.whisper_store import WhisperStore
 from monitor.web.app import make_app
 from monitor.web.status import PartStatus
 
@@ -34,7 +38,7 @@ log = logging.getLogger("monitor.up")
 
 #: Parts of the stack not in this build yet, shown on the status page as such.
 PLANNED = (
-    ("Graphite store and API", "whisper files, carbon receiver on 2003, /render, /events"),
+    ("Graphite API", "/render, /metrics/find, /events"),
     ("dashboards", "JSON files in dashboards/, drawn with deploy markers"),
     ("supergrep", "live, regex-filtered logs in the browser"),
 )
@@ -46,16 +50,16 @@ class StartupError(Exception):
 
 @dataclass
 class Running:
-    """A started stack: its URL, and how to stop it."""
+    """A started stack: its URL, its parts, and how to stop them."""
 
     url: str
-    runner: web.AppRunner
+    parts: AsyncExitStack
     statsd: StatsdServer
+    store: WhisperStore
 
     async def stop(self) -> None:
         """Stop every part, in reverse start order."""
-        await self.runner.cleanup()
-        await self.statsd.stop()
+        await self.parts.aclose()
 
 
 def check_data_dir(config: Config) -> None:
@@ -73,27 +77,56 @@ def check_data_dir(config: Config) -> None:
 
 
 async def start(config: Config) -> Running:
-    """Start the stack described by ``config``; raise ``StartupError`` if it cannot."""
+    """Start the stack described by ``config``; raise ``StartupError`` if it cannot.
+
+    Each part registers its stop as it starts; if a later part fails, the earlier ones
+    are stopped before the error is raised.
+    """
     check_data_dir(config)
+    parts = AsyncExitStack()
+    try:
+        running = await _start_parts(config, parts)
+    except BaseException:
+        await parts.aclose()
+        raise
+    return running
+
+
+async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
     url_holder: list[str] = []
-    statsd = await start_statsd(config.statsd)
+    try:
+        store = WhisperStore(config.data_dir / "whisper", config.store)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    store.start()
+    parts.push_async_callback(asyncio.to_thread, store.stop)
+    events = EventStore(config.data_dir / "events.sqlite")
+    parts.callback(events.close)
+    receiver = CarbonReceiver(config.carbon, store)
+    try:
+        await receiver.start()
+    except OSError as exc:
+        raise StartupError(bind_error("carbon receiver", exc, "carbon.port")) from None
+    parts.push_async_callback(receiver.stop)
+    statsd = await start_statsd(config.statsd, [StoreSink(store)])
+    parts.push_async_callback(statsd.stop)
 
     def status() -> Sequence[PartStatus]:
         here = url_holder[0] if url_holder else None
         return [
             PartStatus("web server", "running", f"status page and APIs at {here}", here),
             PartStatus("statsd daemon", "running", describe_statsd(statsd)),
+            PartStatus("Graphite store", "running", describe_store(store, receiver)),
             *(PartStatus(name, "not built yet", detail) for name, detail in PLANNED),
         ]
 
     runner = web.AppRunner(make_app(status), access_log=None, handle_signals=False)
     await runner.setup()
+    parts.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
     try:
         await site.start()
     except OSError as exc:
-        await runner.cleanup()
-        await statsd.stop()
         where = f"{config.http.host}:{config.http.port}"
         raise StartupError(
             bind_error("web server", OSError(exc.errno, where), "http.port")
@@ -101,7 +134,18 @@ async def start(config: Config) -> Running:
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in host else host
     url_holder.append(f"http://{shown}:{port}/")
-    return Running(url_holder[0], runner, statsd)
+    return Running(url_holder[0], parts, statsd, store)
+
+
+def describe_store(store: WhisperStore, receiver: CarbonReceiver) -> str:
+    """One line for the status page: where carbon lines come in, what was stored."""
+    where = ", ".join(f"{kind} {host}:{port}" for kind, host, port in receiver.bound)
+    s = store.stats
+    return (
+        f"carbon on {where}; {s.points_accepted} points accepted, {s.points_written} written,"
+        f" {s.files_created} new series, {s.points_dropped + s.invalid_paths} dropped;"
+        f" {receiver.stats.bad_lines} bad carbon lines; files in {store.root}"
+    )
 
 
 def bind_error(part: str, exc: OSError, keys: str) -> str:
@@ -123,9 +167,10 @@ def describe_statsd(server: StatsdServer) -> str:
     return f"{', '.join(where)}; {server.flushes} flushes, sent to {sinks}"
 
 
-async def start_statsd(settings: StatsdSettings) -> StatsdServer:
-    """Start the statsd daemon with the sinks ``settings`` ask for, or raise ``StartupError``."""
-    server = StatsdServer(settings, sinks_for(settings))
+async def start_statsd(settings: StatsdSettings, more: Sequence[Sink] = ()) -> StatsdServer:
+    """Start the statsd daemon with the sinks ``settings`` ask for (and ``more``), or raise
+    ``StartupError``."""
+    server = StatsdServer(settings, [*sinks_for(settings), *more])
     try:
         await server.start()
     except OSError as exc:

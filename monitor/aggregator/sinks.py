@@ -17,12 +17,13 @@ from collections.abc import Callable
 from typing import Literal, Protocol, TextIO
 
 from monitor.aggregator.aggregator import Flush
-from monitor.aggregator.carbon import Point, pickled, plaintext
 from monitor.aggregator.jsnumber import format_number, round_half_up
 from monitor.aggregator.namespace import Namespace
 from monitor.aggregator.settings import StatsdSettings
+from monitor.carbon import Point, pickled, plaintext
+from monitor.store.whisper_store import WhisperStore
 
-__all__ = ["CarbonSink", "ConsoleSink", "Sink", "sinks_for"]
+__all__ = ["CarbonSink", "ConsoleSink", "Sink", "StoreSink", "sinks_for"]
 
 log = logging.getLogger("monitor.statsd")
 
@@ -206,6 +207,33 @@ class ConsoleSink:
 
     async def close(self, timeout: float) -> None:
         """Nothing queued."""
+
+
+class StoreSink:
+    """Hands each flush to the embedded whisper store, which caches and writes it."""
+
+    name = "store"
+
+    def __init__(self, store: WhisperStore) -> None:
+        self.store = store
+        self.stats = {"last_flush": 0.0, "points": 0.0}
+
+    def submit(self, flush: Flush) -> None:
+        """Cache the flush's points in the store (its writer thread puts them on disk)."""
+        ts = flush.ts
+        accepted = self.store.add((path, value, ts) for path, value in flush.metrics)
+        self.stats["last_flush"] = float(ts)
+        self.stats["points"] += accepted
+
+    def status(self) -> dict[str, float]:
+        """When the last flush went in, and how many points so far."""
+        return dict(self.stats)
+
+    async def run(self) -> None:
+        """Nothing to do later: the store writes on its own thread."""
+
+    async def close(self, timeout: float) -> None:
+        """The store flushes its cache when it stops."""
 
 
 def sinks_for(settings: StatsdSettings) -> list[Sink]:

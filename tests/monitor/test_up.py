@@ -28,6 +28,7 @@ def config_for(tmp_path: Path, port: int = 0) -> Config:
             "data_dir": str(tmp_path / "data"),
             "statsd.port": "0",
             "statsd.mgmt_port": "0",
+            "carbon.port": "0",
         }
     )
 
@@ -90,7 +91,10 @@ async def test_serve_stops_when_asked(tmp_path: Path) -> None:
         urllib.request.urlopen(urls[0], timeout=1)
 
 
-ANY_PORTS = ("--set", "http.port=0", "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0")
+ANY_PORTS = (
+    *("--set", "http.port=0", "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0"),
+    *("--set", "carbon.port=0"),
+)
 
 
 def _monitor(*args: str) -> list[str]:
@@ -174,3 +178,26 @@ def test_supergrep_command_says_it_is_not_built_yet() -> None:
     )
     assert result.returncode == 2
     assert "not in this build yet" in result.stderr
+
+
+async def test_statsd_flushes_land_in_the_store(tmp_path: Path) -> None:
+    config = load_config(
+        overrides={
+            "http.port": "0",
+            "data_dir": str(tmp_path),
+            "statsd.port": "0",
+            "statsd.mgmt_port": "0",
+            "carbon.port": "0",
+            "statsd.flush_interval": "200",
+        }
+    )
+    running = await start(config)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.sendto(b"checkout.ok:3|c", running.statsd.bound.udp[0])
+        async with asyncio.timeout(10 * UNIT):
+            while not running.store.exists("stats_counts.checkout.ok"):
+                await asyncio.sleep(0.05)
+    finally:
+        await running.stop()
+    assert (tmp_path / "whisper" / "stats_counts" / "checkout" / "ok.wsp").is_file()

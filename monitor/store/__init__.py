@@ -1,0 +1,1 @@
+"""The embedded Graphite store: whisper files, carbon receiver, events."""

@@ -1,0 +1,160 @@
+"""The carbon line receiver: ``path value timestamp`` over TCP and UDP (port 2003).
+
+collectd, scripts and real statsd daemons feed the store through it, as they would feed
+carbon-cache. Lines are parsed by ``monitor.carbon.parse_line`` and handed to the store
+in batches, one per read. Bad lines are counted and logged at most every 10 seconds with
+an example; they never close the connection. A line longer than ``LINE_MAX`` bytes is
+dropped and counted, so one client cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from monitor.carbon import BadLine, Point, parse_line
+from monitor.store.whisper_store import WhisperStore
+
+__all__ = ["CarbonReceiver", "CarbonSettings"]
+
+log = logging.getLogger("monitor.carbon")
+
+LINE_MAX = 64 * 1024
+
+
+@dataclass(frozen=True)
+class CarbonSettings:
+    """``[carbon]``: where the line receiver listens."""
+
+    address: str = "127.0.0.1"
+    port: int = field(default=2003, metadata={"range": (0, 65535)})
+    tcp: bool = True
+    udp: bool = True
+
+
+@dataclass
+class ReceiverStats:
+    """Counts since start."""
+
+    lines: int = 0
+    bad_lines: int = 0
+    last_bad: str = ""
+
+
+class CarbonReceiver:
+    """Carbon's plaintext protocol into a ``WhisperStore``."""
+
+    def __init__(
+        self,
+        settings: CarbonSettings,
+        store: WhisperStore,
+        *,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.wall = wall
+        self.stats = ReceiverStats()
+        self.bound: list[tuple[str, str, int]] = []
+        self._server: asyncio.Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._logged_at = 0.0
+
+    async def start(self) -> None:
+        """Listen; raises ``OSError`` naming the address if a port cannot be bound."""
+        s = self.settings
+        where = f"{s.address}:{s.port}"
+        try:
+            if s.tcp:
+                self._server = await asyncio.start_server(self._client, s.address, s.port)
+                host, port = self._server.sockets[0].getsockname()[:2]
+                self.bound.append(("tcp", host, port))
+            if s.udp:
+                loop = asyncio.get_running_loop()
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Datagrams(self), local_addr=(s.address, s.port)
+                )
+                self._udp = transport
+                host, port = transport.get_extra_info("sockname")[:2]
+                self.bound.append(("udp", host, port))
+        except OSError as exc:
+            await self.stop()
+            raise OSError(exc.errno, f"carbon {where}") from exc
+
+    async def stop(self) -> None:
+        """Stop listening and end open connections (what they sent is already stored)."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+
+    def feed(self, lines: list[str]) -> None:
+        """Parse lines and store the good ones."""
+        now = self.wall()
+        points: list[Point] = []
+        for line in lines:
+            if not line.strip():
+                continue
+            self.stats.lines += 1
+            try:
+                points.append(parse_line(line, now))
+            except BadLine as exc:
+                self._bad(line, str(exc))
+        if points:
+            self.store.add(points)
+
+    def _bad(self, line: str, reason: str) -> None:
+        self.stats.bad_lines += 1
+        self.stats.last_bad = line[:200]
+        now = time.monotonic()
+        if now - self._logged_at > 10:
+            self._logged_at = now
+            log.warning(
+                "carbon: bad line %r: %s (%d bad lines so far)",
+                line[:200],
+                reason,
+                self.stats.bad_lines,
+            )
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+        pending = b""
+        try:
+            while data := await reader.read(65536):
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                if len(pending) > LINE_MAX:
+                    self._bad(pending[:200].decode("utf-8", "replace"), "line too long")
+                    pending = b""
+                self.feed([line.decode("utf-8", "replace") for line in lines])
+            if pending:
+                self.feed([pending.decode("utf-8", "replace")])
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, receiver: CarbonReceiver) -> None:
+        self.receiver = receiver
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        self.receiver.feed(data.decode("utf-8", "replace").split("\n"))

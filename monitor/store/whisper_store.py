@@ -1,0 +1,270 @@
+"""Metrics on disk as whisper files, with carbon's cache in front of them.
+
+One file per series, ``<root>/a/b/c.wsp`` for ``a.b.c``, created on first write with
+the retention and aggregation its name's rules give (``rules.py``); tagged series
+(``name;k=v``) go where carbon puts them (``_tagged/<sha256[:3]>/<sha256[3:6]>/…``),
+so a real graphite-web can serve the same directory.
+
+Writes never block the caller: ``add`` puts points in an in-memory cache and a writer
+thread moves them to disk in batches (one ``update_many`` per series). Reads merge the
+cache into what the file holds, so a point is visible as soon as it is accepted, as
+carbon's cache makes it. The cache is bounded (``max_pending`` points): past it, new
+points are dropped and counted in ``stats``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import whisper
+
+from monitor.store.rules import Rules, StoreSettings
+
+__all__ = ["InvalidPath", "StoreStats", "WhisperStore", "file_path"]
+
+log = logging.getLogger("monitor.store")
+
+#: A fetched series: (start, end, step) and one value (or None) per step.
+Fetched = tuple[tuple[int, int, int], list[float | None]]
+
+
+class InvalidPath(ValueError):
+    """A metric name that cannot be a file under the data directory."""
+
+
+@dataclass
+class StoreStats:
+    """Counts since start, for the status page and the store's own metrics."""
+
+    points_accepted: int = 0
+    points_written: int = 0
+    points_dropped: int = 0
+    invalid_paths: int = 0
+    write_errors: int = 0
+    files_created: int = 0
+    last_error: str | None = None
+
+
+def normalize(metric: str) -> str:
+    """Carbon's form of a tagged name: ``name;b=2;a=1`` -> ``name;a=1;b=2``."""
+    if ";" not in metric:
+        return metric
+    name, *tags = metric.split(";")
+    pairs = sorted(tag.split("=", 1) for tag in tags if "=" in tag)
+    return ";".join([name, *(f"{k}={v}" for k, v in pairs)])
+
+
+def file_path(root: Path, metric: str) -> Path:
+    """Where ``metric``'s whisper file lives; ``InvalidPath`` if it cannot live anywhere.
+
+    Names come from the network, so they are checked before they touch the filesystem:
+    no empty node, no ``/``, no NUL, nothing that could climb out of ``root``.
+    """
+    if not metric or "/" in metric or "\0" in metric or "\\" in metric:
+        raise InvalidPath(f"metric name {metric!r} contains '/', '\\\\' or NUL, or is empty")
+    if ";" in metric:
+        tagged = normalize(metric)
+        digest = hashlib.sha256(tagged.encode()).hexdigest()
+        name = tagged.replace(".", "_DOT_")
+        if name.startswith("."):
+            raise InvalidPath(f"metric name {metric!r} cannot be a file name")
+        return root / "_tagged" / digest[:3] / digest[3:6] / f"{name}.wsp"
+    nodes = metric.split(".")
+    if any(node in ("", "..") for node in nodes):
+        raise InvalidPath(f"metric name {metric!r} has an empty node")
+    return root.joinpath(*nodes[:-1], nodes[-1] + ".wsp")
+
+
+class WhisperStore:
+    """Whisper files under ``root`` with a write-behind cache. Thread-safe."""
+
+    def __init__(
+        self,
+        root: Path,
+        settings: StoreSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.root = root
+        settings = settings or StoreSettings()
+        self.rules = Rules(settings)
+        self.max_pending = settings.max_pending
+        self.clock = clock
+        self.stats = StoreStats()
+        self._pending: dict[str, dict[int, float]] = {}
+        self._inflight: dict[str, dict[int, float]] = {}
+        self._pending_count = 0
+        self._valid: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._last_log = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._writer, name="whisper-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write everything still cached, then stop the writer thread."""
+        with self._lock:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    # -- writing ------------------------------------------------------------------
+
+    def add(self, points: Iterable[tuple[str, float, int]]) -> int:
+        """Accept points (path, value, timestamp) into the cache; return how many."""
+        accepted = dropped = invalid = 0
+        example = ""
+        with self._lock:
+            for metric, value, ts in points:
+                if metric not in self._valid and not self._validate(metric):
+                    invalid += 1
+                    example = metric
+                    continue
+                if self._pending_count >= self.max_pending:
+                    dropped += 1
+                    continue
+                series = self._pending.setdefault(metric, {})
+                if ts not in series:
+                    self._pending_count += 1
+                series[ts] = value
+                accepted += 1
+            self.stats.points_accepted += accepted
+            self.stats.points_dropped += dropped
+            self.stats.invalid_paths += invalid
+            if accepted:
+                self._wake.notify()
+        if invalid:
+            self._complain(f"invalid metric name {example!r}")
+        if dropped:
+            self._complain(f"{dropped} point(s) dropped: {self.max_pending} already wait for disk")
+        return accepted
+
+    def _validate(self, metric: str) -> bool:
+        try:
+            file_path(self.root, metric)
+        except InvalidPath:
+            return False
+        if len(self._valid) > 1_000_000:
+            self._valid.clear()
+        self._valid.add(metric)
+        return True
+
+    def _complain(self, message: str) -> None:
+        self.stats.last_error = message
+        now = time.monotonic()
+        if now - self._last_log > 10:
+            self._last_log = now
+            log.warning("store: %s", message)
+
+    def _writer(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._stopping:
+                    self._wake.wait()
+                if not self._pending and self._stopping:
+                    return
+                self._inflight, self._pending = self._pending, {}
+                self._pending_count = 0
+            written = 0
+            for metric, series in self._inflight.items():
+                written += self._write(metric, sorted(series.items()))
+            with self._lock:
+                self._inflight = {}
+                self.stats.points_written += written
+
+    def _write(self, metric: str, points: list[tuple[int, float]]) -> int:
+        try:
+            path = file_path(self.root, metric)
+            if not path.exists():
+                archives, method, xff = self.rules.for_metric(metric)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                whisper.create(str(path), archives, xFilesFactor=xff, aggregationMethod=method)
+                self.stats.files_created += 1
+            whisper.update_many(str(path), points, now=int(self.clock()))
+            return len(points)
+        except (OSError, InvalidPath, whisper.WhisperException) as exc:
+            self.stats.write_errors += 1
+            self._complain(f"cannot write {metric}: {exc}")
+            return 0
+
+    # -- reading ------------------------------------------------------------------
+
+    def cached(self, metric: str) -> dict[int, float]:
+        """Points accepted for ``metric`` and not yet on disk."""
+        with self._lock:
+            merged = dict(self._inflight.get(metric, {}))
+            merged.update(self._pending.get(metric, {}))
+        return merged
+
+    def cached_metrics(self) -> set[str]:
+        """Names with points waiting in the cache (a new series before its file exists)."""
+        with self._lock:
+            return set(self._inflight) | set(self._pending)
+
+    def fetch(self, metric: str, start: int, end: int) -> Fetched | None:
+        """Values of ``metric`` between ``start`` and ``end``, cache included, or None."""
+        now = int(self.clock())
+        try:
+            path = file_path(self.root, metric)
+        except InvalidPath:
+            return None
+        cached = self.cached(metric)
+        result: Fetched | None = None
+        if path.exists():
+            try:
+                result = whisper.fetch(str(path), start, end, now=now)
+            except (OSError, whisper.WhisperException) as exc:
+                self._complain(f"cannot read {metric}: {exc}")
+        elif cached:
+            archives, _, _ = self.rules.for_metric(metric)
+            step = archives[0][0]
+            first = start - start % step + step
+            last = end - end % step + step
+            result = ((first, last, step), [None] * ((last - first) // step))
+        if result is None:
+            return None
+        (first, last, step), values = result
+        values = list(values)
+        for ts, value in cached.items():
+            index = (ts - first) // step
+            if 0 <= index < len(values):
+                values[index] = value
+        return (first, last, step), values
+
+    def exists(self, metric: str) -> bool:
+        """True if the series has a file or cached points."""
+        try:
+            return file_path(self.root, metric).exists() or bool(self.cached(metric))
+        except InvalidPath:
+            return False
+
+    def walk(self) -> Iterator[str]:
+        """Every untagged metric name on disk or in the cache, sorted."""
+        names = set()
+        for directory, dirs, files in os.walk(self.root):
+            rel = Path(directory).relative_to(self.root)
+            if rel.parts[:1] == ("_tagged",):
+                dirs.clear()
+                continue
+            for name in files:
+                if name.endswith(".wsp"):
+                    names.add(".".join([*rel.parts, name[:-4]]))
+        names |= {m for m in self.cached_metrics() if ";" not in m}
+        yield from sorted(names)

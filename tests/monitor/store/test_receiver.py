@@ -1,0 +1,74 @@
+"""The carbon line receiver on real TCP and UDP sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from monitor.carbon import BadLine, parse_line
+from monitor.store.receiver import CarbonReceiver, CarbonSettings
+from monitor.store.whisper_store import WhisperStore
+from tests.conftest import UNIT
+
+NOW = 1_800_000_000
+
+
+async def until(condition: object, timeout: float = 5 * UNIT) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("line", "point"),
+    [
+        ("a.b 1 1800000000", ("a.b", 1.0, NOW)),
+        ("a.b  2.5\t1800000000.7", ("a.b", 2.5, NOW)),
+        ("a.b 3 -1", ("a.b", 3.0, NOW)),
+    ],
+)
+def test_parse_line(line: str, point: tuple[str, float, int]) -> None:
+    assert parse_line(line, NOW) == point
+
+
+@pytest.mark.parametrize("line", ["a.b 1", "a.b x 1", "a.b nan 1", "a.b 1 y", "a b c d"])
+def test_bad_lines(line: str) -> None:
+    with pytest.raises(BadLine):
+        parse_line(line, NOW)
+
+
+async def test_tcp_and_udp_lines_reach_the_store(tmp_path: Path) -> None:
+    store = WhisperStore(tmp_path, clock=lambda: NOW)
+    receiver = CarbonReceiver(CarbonSettings(port=0), store, wall=lambda: NOW)
+    await receiver.start()
+    try:
+        tcp = next((h, p) for kind, h, p in receiver.bound if kind == "tcp")
+        udp = next((h, p) for kind, h, p in receiver.bound if kind == "udp")
+        _, writer = await asyncio.open_connection(*tcp)
+        writer.write(b"tcp.one 1 1800000000\nbroken line\ntcp.tw")
+        await writer.drain()
+        writer.write(b"o 2 1800000000\nlast.without.newline 3 1800000000")
+        await writer.drain()
+        writer.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"udp.one 4 1800000000\nudp.bad x 1\n", udp)
+        await until(lambda: receiver.stats.lines == 6)
+        assert receiver.stats.bad_lines == 2
+        assert store.cached("tcp.two") == {NOW: 2.0}
+        assert store.cached("last.without.newline") == {NOW: 3.0}
+        assert store.cached("udp.one") == {NOW: 4.0}
+    finally:
+        await receiver.stop()
+
+
+async def test_port_in_use_names_the_address(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        receiver = CarbonReceiver(CarbonSettings(port=port), WhisperStore(tmp_path))
+        with pytest.raises(OSError, match=f"carbon 127.0.0.1:{port}"):
+            await receiver.start()
