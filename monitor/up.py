@@ -27,9 +27,11 @@ from monitor.aggregator.settings import StatsdSettings
 from monitor.aggregator.sinks import Sink, StoreSink, sinks_for
 from monitor.config import Config
 from monitor.store.events import EventStore
+from monitor.store.finder import StoreFinder
 from monitor.store.receiver import CarbonReceiver
 from monitor.store.whisper_store import WhisperStore
 from monitor.web.app import make_app
+from monitor.web.graphite_api import Graphite
 from monitor.web.status import PartStatus
 
 __all__ = ["Running", "StartupError", "serve", "start", "start_statsd"]
@@ -38,7 +40,6 @@ log = logging.getLogger("monitor.up")
 
 #: Parts of the stack not in this build yet, shown on the status page as such.
 PLANNED = (
-    ("Graphite API", "/render, /metrics/find, /events"),
     ("dashboards", "JSON files in dashboards/, drawn with deploy markers"),
     ("supergrep", "live, regex-filtered logs in the browser"),
 )
@@ -117,10 +118,17 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
             PartStatus("web server", "running", f"status page and APIs at {here}", here),
             PartStatus("statsd daemon", "running", describe_statsd(statsd)),
             PartStatus("Graphite store", "running", describe_store(store, receiver)),
+            PartStatus(
+                "Graphite API",
+                "running",
+                "/render, /metrics/find, /metrics/expand, /events/, /events/get_data",
+                f"{here}render?target=stats_counts.*&from=-1h" if here else None,
+            ),
             *(PartStatus(name, "not built yet", detail) for name, detail in PLANNED),
         ]
 
-    runner = web.AppRunner(make_app(status), access_log=None, handle_signals=False)
+    graphite = Graphite(StoreFinder(store), events)
+    runner = web.AppRunner(make_app(status, graphite), access_log=None, handle_signals=False)
     await runner.setup()
     parts.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from monitor import __version__
+from monitor.web.graphite_api import Graphite, add_routes
 from monitor.web.status import PartStatus, StatusSource
 
 __all__ = ["STATUS", "make_app"]
@@ -40,10 +41,13 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
-def make_app(status: StatusSource) -> web.Application:
-    """Build the application; ``status`` reports the parts shown on the home page."""
+def make_app(status: StatusSource, graphite: Graphite | None = None) -> web.Application:
+    """Build the application; ``status`` reports the parts shown on the home page and
+    ``graphite`` (when given) serves the Graphite API."""
     app = web.Application(middlewares=[_security_headers])
     app[STATUS] = status
+    if graphite is not None:
+        add_routes(app, graphite)
     app.router.add_get("/", _home)
     app.router.add_get("/status.json", _status_json)
     app.router.add_static("/static/", STATIC_DIR)

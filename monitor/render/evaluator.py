@@ -1,0 +1,223 @@
+"""Evaluate parsed targets: fetch paths through a ``Finder``, call registered functions.
+
+The finder is the storage seam (``find`` and ``fetch``), so the engine is the same over
+the embedded whisper store or anything else. Functions are plain Python functions
+registered with ``@function``; their annotations are the argument contract: a call with
+a missing, extra or mistyped argument raises ``InvalidArgument`` naming the function
+and the parameter, which the API answers with HTTP 400.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import tzinfo
+from typing import Any, Protocol
+
+from monitor.render.glob import has_glob
+from monitor.render.grammar import Call, Literal, Node, Path, parse_target
+from monitor.render.series import TimeSeries
+
+__all__ = [
+    "FUNCTIONS",
+    "Context",
+    "Finder",
+    "InvalidArgument",
+    "RenderError",
+    "SeriesList",
+    "evaluate_targets",
+    "function",
+]
+
+SeriesList = list[TimeSeries]
+Fetched = tuple[tuple[int, int, int], list[float | None]]
+
+
+class RenderError(ValueError):
+    """A target that cannot be evaluated; the message says what and where."""
+
+
+class InvalidArgument(RenderError):
+    """A function called with arguments it cannot take."""
+
+
+class Finder(Protocol):
+    """Where series come from."""
+
+    def find(self, pattern: str) -> list[tuple[str, bool]]:
+        """``(path, is_leaf)`` for every node matching the glob ``pattern``, sorted."""
+
+    def fetch(self, path: str, start: int, end: int) -> Fetched | None:
+        """Values of one leaf between ``start`` and ``end``, or None."""
+
+
+class EventSource(Protocol):
+    """Where ``events()`` finds events: ``(when, tags)`` pairs in a time range."""
+
+    def event_times(self, start: float, end: float, tags: list[str] | None) -> list[float]:
+        """Times of matching events (all tags must match; None means any event)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """One request: the time range, the storage, and the request's options."""
+
+    start: int
+    end: int
+    now: int
+    tz: tzinfo
+    finder: Finder
+    events: EventSource | None = None
+    xff: float = 0.0
+
+    def shifted(self, start: int, end: int) -> Context:
+        """The same request over another time range (``timeShift``, moving windows)."""
+        return replace(self, start=start, end=end)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A registered render function."""
+
+    name: str
+    family: str
+    call: Callable[..., Any]
+    #: Functions that re-read their first argument over another time range get the
+    #: unevaluated node too (graphite-web re-evaluates ``args[0]`` the same way).
+    wants_node: bool = False
+
+
+FUNCTIONS: dict[str, Function] = {}
+
+
+def function(
+    name: str, family: str, *, wants_node: bool = False, aliases: Sequence[str] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a render function under ``name`` (and ``aliases``)."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for each in (name, *aliases):
+            FUNCTIONS[each] = Function(each, family, fn, wants_node)
+        return fn
+
+    return register
+
+
+def evaluate_targets(targets: Sequence[str], ctx: Context) -> SeriesList:
+    """Every series the targets produce, in order. Raises ``TargetSyntaxError`` or
+    ``RenderError`` for the first bad target."""
+    out: SeriesList = []
+    for target in targets:
+        if not target.strip():
+            continue
+        result = evaluate(parse_target(target), ctx)
+        if isinstance(result, TimeSeries):
+            out.append(result)
+        elif isinstance(result, list):
+            out.extend(result)
+        else:
+            raise RenderError(f"target {target!r} is a {type(result).__name__}, not a series")
+    return out
+
+
+def evaluate(node: Node, ctx: Context) -> Any:
+    """The value of one node: a series list, or a literal."""
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Path):
+        return fetch(node.text, ctx)
+    return _call(node, ctx)
+
+
+def fetch(pattern: str, ctx: Context) -> SeriesList:
+    """The series a path expression names, sorted by name."""
+    if has_glob(pattern):
+        paths = [path for path, leaf in ctx.finder.find(pattern) if leaf]
+    else:
+        paths = [pattern]
+    out = []
+    for path in paths:
+        fetched = ctx.finder.fetch(path, ctx.start, ctx.end)
+        if fetched is None:
+            continue
+        (start, end, step), values = fetched
+        out.append(
+            TimeSeries(path, start, end, step, list(values), xff=ctx.xff, path_expression=pattern)
+        )
+    return out
+
+
+def _call(call: Call, ctx: Context) -> Any:
+    fn = FUNCTIONS.get(call.name)
+    if fn is None:
+        raise RenderError(f"unknown function {call.name}() at position {call.position}")
+    args = [evaluate(arg, ctx) for arg in call.args]
+    kwargs = {name: evaluate(arg, ctx) for name, arg in call.kwargs}
+    extra = {"node": call.args[0] if call.args else None} if fn.wants_node else {}
+    bound = _check(fn, call, ctx, args, kwargs, extra)
+    return fn.call(*bound.args, **bound.kwargs)
+
+
+def _check(
+    fn: Function,
+    call: Call,
+    ctx: Context,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    extra: dict[str, Any],
+) -> inspect.BoundArguments:
+    signature = inspect.signature(fn.call)
+    try:
+        bound = signature.bind(ctx, *args, **kwargs, **extra)
+    except TypeError as exc:
+        raise InvalidArgument(f"{call.name}(): {exc}") from None
+    hints = typing.get_type_hints(fn.call)
+    for name, value in bound.arguments.items():
+        if name in ("ctx", "node"):
+            continue
+        param = signature.parameters[name]
+        expected = hints.get(name, Any)
+        values = value if param.kind is param.VAR_POSITIONAL else (value,)
+        for each in values:
+            if not _is(each, expected):
+                raise InvalidArgument(
+                    f"{call.name}(): argument {name!r} must be {_describe(expected)},"
+                    f" got {_show(each)}"
+                )
+    return bound
+
+
+def _is(value: Any, expected: Any) -> bool:
+    if expected is Any:
+        return True
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is(value, option) for option in typing.get_args(expected))
+    if expected is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(isinstance(s, TimeSeries) for s in value)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _describe(expected: Any) -> str:
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(o) for o in typing.get_args(expected))
+    if origin is list:
+        return "a series list (a path or a function)"
+    names = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
+    return names.get(expected, "none" if expected is type(None) else str(expected))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "a series list"
+    return repr(value)

@@ -1,0 +1,201 @@
+"""Combine: several series into fewer (``sumSeries``, ``groupByNode``, ``divideSeries``…)."""
+
+from __future__ import annotations
+
+import functools
+from itertools import zip_longest
+
+from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
+from monitor.render.functions.alias import node_key
+from monitor.render.series import TimeSeries, Value, aggregator, lcm
+
+
+def path_expressions(series_list: SeriesList) -> str:
+    """graphite's ``formatPathExpressions``: the distinct path expressions, comma-joined."""
+    seen: list[str] = []
+    for s in series_list:
+        if s.path_expression not in seen:
+            seen.append(s.path_expression)
+    return ",".join(seen)
+
+
+def normalize(series_list: SeriesList) -> tuple[int, int, int]:
+    """Bring series to a common step (consolidating), return (start, end, step)."""
+    step = functools.reduce(lcm, (s.step for s in series_list))
+    for s in series_list:
+        s.consolidate(step // s.step)
+    start = min(s.start for s in series_list)
+    end = max(s.end for s in series_list)
+    end -= (end - start) % step
+    return start, end, step
+
+
+def aggregate(
+    ctx: Context, series_list: SeriesList, func: str, xff: float | None = None
+) -> SeriesList:
+    """Combine ``series_list`` point by point with the aggregation ``func``."""
+    short = func.removesuffix("Series")
+    try:
+        combine = aggregator(short)
+    except KeyError as exc:
+        raise InvalidArgument(f"aggregate(): {exc.args[0]}") from None
+    if not series_list:
+        return []
+    start, end, step = normalize(series_list)
+    threshold = ctx.xff if xff is None else xff
+    name = f"{short}Series({path_expressions(series_list)})"
+    values: list[Value] = []
+    for row in zip_longest(*(s.points() for s in series_list)):
+        known = [v for v in row if v is not None]
+        ok = bool(known) and len(known) / len(row) >= threshold
+        values.append(combine(list(row)) if ok else None)
+    tags = dict(series_list[0].tags)
+    for s in series_list[1:]:
+        tags = {k: v for k, v in tags.items() if s.tags.get(k) == v}
+    tags.setdefault("name", name)
+    tags["aggregatedBy"] = short
+    return [TimeSeries(name, start, end, step, values, tags=tags, xff=threshold)]
+
+
+def _flatten(series_lists: tuple[SeriesList, ...]) -> SeriesList:
+    return [s for series_list in series_lists for s in series_list]
+
+
+@function("aggregate", "Combine")
+def aggregate_(
+    ctx: Context, series_list: SeriesList, func: str, xFilesFactor: float | None = None
+) -> SeriesList:
+    """``aggregate(seriesList, "sum")``: any aggregation function by name."""
+    return aggregate(ctx, series_list, func, xFilesFactor)
+
+
+def _simple(name: str, func: str) -> None:
+    def combined(ctx: Context, *series_lists: SeriesList) -> SeriesList:
+        return aggregate(ctx, _flatten(series_lists), func)
+
+    combined.__doc__ = f"``{name}(*seriesLists)``: the {func} at each point."
+    aliases = {"sumSeries": ("sum",), "averageSeries": ("avg",)}.get(name, ())
+    function(name, "Combine", aliases=aliases)(combined)
+
+
+for _name, _func in (
+    ("sumSeries", "sum"),
+    ("averageSeries", "average"),
+    ("maxSeries", "max"),
+    ("minSeries", "min"),
+    ("diffSeries", "diff"),
+    ("multiplySeries", "multiply"),
+    ("stddevSeries", "stddev"),
+    ("rangeOfSeries", "rangeOf"),
+    ("countSeries", "count"),
+):
+    _simple(_name, _func)
+
+
+@function("divideSeries", "Combine")
+def divide_series(ctx: Context, dividends: SeriesList, divisor: SeriesList) -> SeriesList:
+    """Each dividend divided by the one divisor series (nulls and zero give null)."""
+    if not divisor:
+        for s in dividends:
+            s.name = s.path_expression = f"divideSeries({s.name},MISSING)"
+            s.values = [None] * len(s.values)
+        return dividends
+    if len(divisor) > 1:
+        raise InvalidArgument(
+            f"divideSeries second argument must reference exactly 1 series (got {len(divisor)})"
+        )
+    results = []
+    for dividend in dividends:
+        both = [dividend, divisor[0]]
+        start, end, step = normalize(both)
+        name = f"divideSeries({dividend.name},{divisor[0].name})"
+        values = [
+            None if a is None or not b else a / b
+            for a, b in zip_longest(dividend.points(), divisor[0].points())
+        ]
+        results.append(TimeSeries(name, start, end, step, values, xff=ctx.xff))
+    return results
+
+
+@function("asPercent", "Combine")
+def as_percent(
+    ctx: Context, series_list: SeriesList, total: float | SeriesList | None = None
+) -> SeriesList:
+    """Each series as a percentage of ``total`` (a number, one series, or their sum)."""
+    if not series_list:
+        return []
+    if isinstance(total, list) and len(total) > 1 and len(total) != len(series_list):
+        raise InvalidArgument("asPercent(): total must be one series or as many as seriesList")
+    start, end, step = normalize(list(series_list) + (total if isinstance(total, list) else []))
+    if total is None:
+        total_values = aggregate(ctx, list(series_list), "sum")[0].points()
+        label = f"sumSeries({path_expressions(series_list)})"
+    elif isinstance(total, list):
+        total_values = total[0].points() if total else []
+        label = total[0].name if total else "MISSING"
+    else:
+        total_values = [float(total)] * max(len(s.points()) for s in series_list)
+        label = f"{total:g}" if isinstance(total, float) else str(total)
+    results = []
+    for s in series_list:
+        values = [
+            None if v is None or t in (None, 0) else v / t * 100
+            for v, t in zip_longest(s.points(), total_values)
+        ]
+        name = f"asPercent({s.name},{label})"
+        results.append(TimeSeries(name, start, end, step, values, xff=ctx.xff))
+    return results
+
+
+@function("group", "Combine")
+def group(ctx: Context, *series_lists: SeriesList) -> SeriesList:
+    """All the series, as one list."""
+    return _flatten(series_lists)
+
+
+@function("groupByNode", "Combine")
+def group_by_node(
+    ctx: Context,
+    series_list: SeriesList,
+    nodeNum: int | str,
+    callback: str = "average",
+) -> SeriesList:
+    """Aggregate series sharing the same node (or tag) ``nodeNum``; named by it."""
+    return _group(ctx, series_list, callback, (nodeNum,))
+
+
+@function("groupByNodes", "Combine")
+def group_by_nodes(
+    ctx: Context, series_list: SeriesList, callback: str, *nodes: int | str
+) -> SeriesList:
+    """Aggregate series sharing the same nodes; named by them, dot-joined."""
+    return _group(ctx, series_list, callback, nodes)
+
+
+def _group(
+    ctx: Context, series_list: SeriesList, callback: str, nodes: tuple[int | str, ...]
+) -> SeriesList:
+    groups: dict[str, SeriesList] = {}
+    for s in series_list:
+        groups.setdefault(node_key(s, nodes), []).append(s)
+    out = []
+    for key, members in groups.items():
+        combined = aggregate(ctx, members, callback)[0]
+        combined.name = key
+        out.append(combined)
+    return out
+
+
+@function("sumSeriesWithWildcards", "Combine")
+def sum_series_with_wildcards(ctx: Context, series_list: SeriesList, *position: int) -> SeriesList:
+    """Sum series that are equal once the nodes at ``position`` are removed."""
+    groups: dict[str, SeriesList] = {}
+    for s in series_list:
+        key = ".".join(n for i, n in enumerate(s.name.split(".")) if i not in position)
+        groups.setdefault(key, []).append(s)
+    out = []
+    for key, members in groups.items():
+        combined = aggregate(ctx, members, "sum")[0]
+        combined.name = key
+        out.append(combined)
+    return out

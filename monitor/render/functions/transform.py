@@ -1,0 +1,376 @@
+"""Transform: change each series on its own (``scale``, ``derivative``, ``summarize``…)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from monitor.render.attime import TimeSyntaxError, parse_offset
+from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
+from monitor.render.grammar import Node
+from monitor.render.series import Value, aggregator
+
+
+def _seconds(text: str, who: str) -> int:
+    try:
+        delta = parse_offset(text)
+    except TimeSyntaxError as exc:
+        raise InvalidArgument(f"{who}(): {exc}") from None
+    return abs(int(delta.total_seconds()))
+
+
+def _map(
+    series_list: SeriesList, name: str, tag: tuple[str, object] | None, fn: Callable[[Value], Value]
+) -> SeriesList:
+    for s in series_list:
+        if tag is not None:
+            s.tags[tag[0]] = str(tag[1])
+        s.name = s.path_expression = name.format(s.name)
+        s.values = [fn(v) for v in s.values]
+    return series_list
+
+
+@function("scale", "Transform")
+def scale(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
+    """Multiply every value by ``factor``."""
+    return _map(
+        series_list,
+        f"scale({{}},{float(factor):g})",
+        ("scale", factor),
+        lambda v: None if v is None else float(v) * float(factor),
+    )
+
+
+@function("offset", "Transform")
+def offset(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
+    """Add ``factor`` to every value."""
+    return _map(
+        series_list,
+        f"offset({{}},{float(factor):g})",
+        ("offset", factor),
+        lambda v: None if v is None else v + factor,
+    )
+
+
+@function("transformNull", "Transform")
+def transform_null(ctx: Context, series_list: SeriesList, default: float = 0) -> SeriesList:
+    """Replace nulls with ``default``."""
+    return _map(
+        series_list,
+        f"transformNull({{}},{float(default):g})",
+        ("transformNull", default),
+        lambda v: default if v is None else v,
+    )
+
+
+@function("drawAsInfinite", "Transform")
+def draw_as_infinite(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """Mark series to be drawn as full-height lines where positive (deploy markers)."""
+    for s in series_list:
+        s.draw_as_infinite = True
+        s.tags["drawAsInfinite"] = "1"
+        s.name = f"drawAsInfinite({s.name})"
+    return series_list
+
+
+@function("consolidateBy", "Transform")
+def consolidate_by(ctx: Context, series_list: SeriesList, consolidationFunc: str) -> SeriesList:
+    """How to merge points when there are more than pixels (``maxDataPoints``)."""
+    if consolidationFunc not in (
+        "sum",
+        "average",
+        "avg",
+        "avg_zero",
+        "min",
+        "max",
+        "first",
+        "last",
+    ):
+        raise InvalidArgument(f"consolidateBy(): unknown consolidation {consolidationFunc!r}")
+    for s in series_list:
+        s.consolidation = consolidationFunc
+        s.tags["consolidateBy"] = consolidationFunc
+        s.name = s.path_expression = f'consolidateBy({s.name},"{consolidationFunc}")'
+    return series_list
+
+
+@function("keepLastValue", "Transform")
+def keep_last_value(
+    ctx: Context, series_list: SeriesList, limit: float = float("inf")
+) -> SeriesList:
+    """Fill runs of up to ``limit`` nulls with the last value before them."""
+    for s in series_list:
+        s.name = s.path_expression = f"keepLastValue({s.name})"
+        values = s.values
+        last: Value = None
+        gap = 0
+        for i, v in enumerate(values):
+            if v is None:
+                gap += 1
+                continue
+            if 0 < gap <= limit and last is not None:
+                values[i - gap : i] = [last] * gap
+            gap, last = 0, v
+        if 0 < gap <= limit and last is not None:
+            values[len(values) - gap :] = [last] * gap
+    return series_list
+
+
+def _derived(
+    series_list: SeriesList, tag: str, step_values: Callable[[list[Value], int], list[Value]]
+) -> SeriesList:
+    out = []
+    for s in series_list:
+        s.tags[tag] = "1"
+        out.append(
+            s.copy(
+                name=f"{tag}({s.name})",
+                values=step_values(s.values, s.step),
+                path_expression=f"{tag}({s.name})",
+            )
+        )
+    return out
+
+
+def _non_negative_delta(
+    value: Value, prev: Value, max_value: float | None, min_value: float | None
+) -> tuple[Value, Value]:
+    if max_value is not None and value is not None and value > max_value:
+        return None, None
+    if min_value is not None and value is not None and value < min_value:
+        return None, None
+    if prev is None or value is None:
+        return None, value
+    if value >= prev:
+        return value - prev, value
+    if max_value is not None:
+        return max_value + 1 + value - prev - (min_value or 0), value
+    if min_value is not None:
+        return value - min_value, value
+    return None, value
+
+
+@function("derivative", "Transform")
+def derivative(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """The change from each point to the next."""
+
+    def deltas(values: list[Value], step: int) -> list[Value]:
+        out: list[Value] = []
+        prev: Value = None
+        for v in values:
+            out.append(None if prev is None or v is None else v - prev)
+            prev = v
+        return out
+
+    return _derived(series_list, "derivative", deltas)
+
+
+@function("nonNegativeDerivative", "Transform")
+def non_negative_derivative(
+    ctx: Context,
+    series_list: SeriesList,
+    maxValue: float | None = None,
+    minValue: float | None = None,
+) -> SeriesList:
+    """The change between points, ignoring decreases (counter resets, or wraps at
+    ``maxValue``)."""
+
+    def deltas(values: list[Value], step: int) -> list[Value]:
+        out: list[Value] = []
+        prev: Value = None
+        for v in values:
+            delta, prev = _non_negative_delta(v, prev, maxValue, minValue)
+            out.append(delta)
+        return out
+
+    return _derived(series_list, "nonNegativeDerivative", deltas)
+
+
+@function("perSecond", "Transform")
+def per_second(
+    ctx: Context,
+    series_list: SeriesList,
+    maxValue: float | None = None,
+    minValue: float | None = None,
+) -> SeriesList:
+    """``nonNegativeDerivative`` divided by the step: a counter's rate per second."""
+
+    def rates(values: list[Value], step: int) -> list[Value]:
+        out: list[Value] = []
+        prev: Value = None
+        for v in values:
+            delta, prev = _non_negative_delta(v, prev, maxValue, minValue)
+            out.append(None if delta is None else round(delta / step, 6))
+        return out
+
+    return _derived(series_list, "perSecond", rates)
+
+
+@function("integral", "Transform")
+def integral(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """The running total of the values (nulls stay null)."""
+
+    def running(values: list[Value], step: int) -> list[Value]:
+        total = 0.0
+        out: list[Value] = []
+        for v in values:
+            if v is None:
+                out.append(None)
+            else:
+                total += v
+                out.append(total)
+        return out
+
+    return _derived(series_list, "integral", running)
+
+
+@function("timeShift", "Transform", wants_node=True)
+def time_shift(
+    ctx: Context,
+    series_list: SeriesList,
+    timeShift: str,
+    resetEnd: bool = True,
+    alignDST: bool = False,
+    node: Node | None = None,
+) -> SeriesList:
+    """The same series ``timeShift`` earlier (``"1d"``, ``"-7d"``; no sign means back),
+    drawn over the current range: "compare with a week ago"."""
+    if not series_list or node is None:
+        return []
+    shift = timeShift if not timeShift[:1].isdigit() else "-" + timeShift
+    try:
+        delta = int(parse_offset(shift).total_seconds())
+    except TimeSyntaxError as exc:
+        raise InvalidArgument(f"timeShift(): {exc}") from None
+    first = series_list[0]
+    shifted = evaluate(node, ctx.shifted(ctx.start + delta, ctx.end + delta))
+    for s in shifted:
+        s.tags["timeShift"] = shift
+        s.name = f'timeShift({s.name}, "{shift}")'
+        s.end = first.end if resetEnd else s.end - s.start + first.start
+        s.start = first.start
+    return list(shifted)
+
+
+@function("summarize", "Transform")
+def summarize(
+    ctx: Context,
+    series_list: SeriesList,
+    intervalString: str,
+    func: str = "sum",
+    alignToFrom: bool = False,
+) -> SeriesList:
+    """Values bucketed into ``intervalString`` intervals by ``func`` (sum by default)."""
+    interval = _seconds(intervalString, "summarize")
+    if interval <= 0:
+        raise InvalidArgument("summarize(): the interval must be positive")
+    try:
+        combine = aggregator(func)
+    except KeyError as exc:
+        raise InvalidArgument(f"summarize(): {exc.args[0]}") from None
+    out = []
+    for s in series_list:
+        if alignToFrom:
+            new_start, new_end = s.start, s.end
+        else:
+            new_start = s.start - s.start % interval
+            new_end = s.end - s.end % interval + interval
+        values, aligned_end = _summarize(
+            s.values, s.start, s.end, s.step, s.xff, combine, interval, new_start, new_end
+        )
+        if alignToFrom:
+            new_end = aligned_end
+        s.tags["summarize"] = intervalString
+        s.tags["summarizeFunction"] = func
+        name = f'summarize({s.name}, "{intervalString}", "{func}"{", true" if alignToFrom else ""})'
+        out.append(
+            s.copy(
+                name=name,
+                start=new_start,
+                end=new_end,
+                step=interval,
+                values=values,
+                values_per_point=1,
+                path_expression=name,
+            )
+        )
+    return out
+
+
+def _summarize(
+    values: list[Value],
+    start: int,
+    end: int,
+    step: int,
+    xff: float,
+    combine: Callable[[list[Value]], Value],
+    interval: int,
+    new_start: int,
+    new_end: int,
+) -> tuple[list[Value], int]:
+    stamps = list(range(start, end, step))
+    n = min(len(stamps), len(values))
+    per_interval = interval / step
+    out: list[Value] = []
+    i = 0
+    ts = new_start
+    while ts < new_end:
+        first = i
+        known = 0
+        while i < n and stamps[i] < ts + interval:
+            if stamps[i] <= ts:
+                first = i
+            if stamps[i] >= ts and values[i] is not None:
+                known += 1
+            i += 1
+        ok = known > 0 and per_interval > 0 and known / per_interval >= xff
+        out.append(combine(values[first:i]) if ok else None)
+        ts += interval
+    return out, ts
+
+
+def _moving(name: str, func: str) -> None:
+    def moving(
+        ctx: Context,
+        series_list: SeriesList,
+        windowSize: int | str,
+        xFilesFactor: float | None = None,
+        node: Node | None = None,
+    ) -> SeriesList:
+        if not series_list or node is None:
+            return []
+        if isinstance(windowSize, str):
+            preview = _seconds(windowSize, name)
+        else:
+            preview = max(s.step for s in series_list) * int(windowSize)
+        combine = aggregator(func)
+        out = []
+        for s in evaluate(node, ctx.shifted(ctx.start - preview, ctx.end)):
+            if isinstance(windowSize, str):
+                label, points = f'{name}({s.name},"{windowSize}")', preview // s.step
+            else:
+                label, points = f"{name}({s.name},{windowSize})", int(windowSize)
+            s.tags[name] = str(windowSize)
+            threshold = s.xff if xFilesFactor is None else xFilesFactor
+            values: list[Value] = []
+            for i in range(points + 1, len(s.values) + 1):
+                window = s.values[i - points : i]
+                known = [v for v in window if v is not None]
+                ok = bool(known) and points > 0 and len(known) / points >= threshold
+                values.append(combine(known) if ok else None)
+            out.append(
+                s.copy(name=label, start=s.start + preview, values=values, path_expression=label)
+            )
+        return out
+
+    moving.__doc__ = f"``{name}(seriesList, windowSize)``: the {func} of the last points."
+    function(name, "Calculate", wants_node=True)(moving)
+
+
+for _name, _func in (
+    ("movingAverage", "average"),
+    ("movingSum", "sum"),
+    ("movingMin", "min"),
+    ("movingMax", "max"),
+    ("movingMedian", "median"),
+):
+    _moving(_name, _func)

@@ -1,0 +1,75 @@
+"""The render engine's view of the whisper store: ``find`` globs, ``fetch`` values.
+
+``find`` walks the data directory one glob node at a time (never the whole tree), and
+adds series that so far exist only in the store's cache, so a brand-new metric shows up
+in ``/metrics/find`` as soon as its first point is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from monitor.render.glob import node_matcher, path_matches
+from monitor.store.events import EventStore
+from monitor.store.whisper_store import Fetched, WhisperStore
+
+__all__ = ["StoreEvents", "StoreFinder"]
+
+
+class StoreFinder:
+    """``monitor.render.evaluator.Finder`` over a ``WhisperStore``."""
+
+    def __init__(self, store: WhisperStore) -> None:
+        self.store = store
+
+    def find(self, pattern: str) -> list[tuple[str, bool]]:
+        """``(path, is_leaf)`` for every branch or leaf matching ``pattern``, sorted."""
+        nodes = pattern.split(".")
+        found: set[tuple[str, bool]] = set()
+        self._walk(self.store.root, [], nodes, found)
+        for metric in self.store.cached_metrics():
+            parts = metric.split(".")
+            if len(parts) >= len(nodes) and path_matches(pattern, ".".join(parts[: len(nodes)])):
+                found.add((".".join(parts[: len(nodes)]), len(parts) == len(nodes)))
+        return sorted(found)
+
+    def _walk(
+        self, directory: Path, prefix: list[str], nodes: list[str], found: set[tuple[str, bool]]
+    ) -> None:
+        matcher = node_matcher(nodes[0])
+        last = len(nodes) == 1
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.is_dir():
+                name, leaf = entry.name, False
+                if not prefix and name == "_tagged":
+                    continue
+            elif entry.name.endswith(".wsp"):
+                name, leaf = entry.name[:-4], True
+            else:
+                continue
+            if not matcher.match(name):
+                continue
+            if last:
+                found.add((".".join([*prefix, name]), leaf))
+            elif not leaf:
+                self._walk(Path(entry.path), [*prefix, name], nodes[1:], found)
+
+    def fetch(self, path: str, start: int, end: int) -> Fetched | None:
+        """Values of one series, the store's cache merged in."""
+        return self.store.fetch(path, start, end)
+
+
+class StoreEvents:
+    """``monitor.render.evaluator.EventSource`` over the SQLite event store."""
+
+    def __init__(self, events: EventStore) -> None:
+        self.events = events
+
+    def event_times(self, start: float, end: float, tags: list[str] | None) -> list[float]:
+        """When matching events happened (all ``tags`` must be present)."""
+        return [e.when for e in self.events.query(start, end, tags)]

@@ -1,0 +1,256 @@
+"""Graphite's HTTP API, answering as graphite-web 1.1.10: render, find, events, version.
+
+Routes: ``/render`` (GET and form POST), ``/metrics/find``, ``/metrics/expand``,
+``/metrics/index.json``, ``POST /events/``, ``/events/get_data``, ``/version/``.
+
+Where graphite-web is vague we are precise: a malformed target, an unknown function, a
+wrong argument or a bad time answers HTTP 400 with a JSON body ``{"error": …}`` (and
+``target`` and ``position`` for syntax errors), never a traceback and never a silent
+``[]``. Image formats (png, svg, pdf) are not rendered here: draw with the dashboards
+or ask for ``format=json``; without ``format`` the answer is JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
+
+from monitor.render import functions as _functions  # noqa: F401  (registers them)
+from monitor.render.attime import TimeSyntaxError, parse_time
+from monitor.render.evaluator import Context, RenderError, evaluate_targets
+from monitor.render.grammar import TargetSyntaxError
+from monitor.render.output import to_csv, to_json, to_raw
+from monitor.store.events import EventStore
+from monitor.store.finder import StoreEvents, StoreFinder
+
+__all__ = ["GRAPHITE", "Graphite", "add_routes"]
+
+VERSION = "1.1.10"
+
+
+@dataclass(frozen=True)
+class Graphite:
+    """What the API serves from: the store's finder and the event store."""
+
+    finder: StoreFinder
+    events: EventStore
+    timezone: tzinfo = UTC
+
+
+GRAPHITE: web.AppKey[Graphite] = web.AppKey("graphite")
+
+
+def add_routes(app: web.Application, graphite: Graphite) -> None:
+    """Mount the Graphite API on ``app``."""
+    app[GRAPHITE] = graphite
+    app.router.add_route("GET", "/render", _render)
+    app.router.add_route("POST", "/render", _render)
+    app.router.add_route("GET", "/render/", _render)
+    app.router.add_route("POST", "/render/", _render)
+    for path in ("/metrics/find", "/metrics/find/", "/metrics"):
+        app.router.add_route("GET", path, _find)
+        app.router.add_route("POST", path, _find)
+    app.router.add_get("/metrics/expand", _expand)
+    app.router.add_get("/metrics/index.json", _index)
+    app.router.add_post("/events/", _post_event)
+    app.router.add_post("/events", _post_event)
+    app.router.add_get("/events/get_data", _get_events)
+    app.router.add_get("/version/", _version)
+    app.router.add_get("/version", _version)
+
+
+def _error(message: str, status: int = 400, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+async def _params(request: web.Request) -> MultiDictProxy[str]:
+    merged: MultiDict[str] = MultiDict(request.query)
+    if request.method == "POST" and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        for key, value in (await request.post()).items():
+            if isinstance(value, str):
+                merged.add(key, value)
+    return MultiDictProxy(merged)
+
+
+def _timezone(params: Mapping[str, str], default: tzinfo) -> tzinfo:
+    name = params.get("tz")
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default  # graphite-web ignores an unknown timezone
+
+
+def _time_range(params: Mapping[str, str], tz: tzinfo) -> tuple[int, int, int]:
+    now = datetime.now(tz)
+    if "now" in params:
+        now = parse_time(params["now"], tz, now)
+    until = parse_time(params["until"], tz, now) if params.get("until") else now
+    start = parse_time(params.get("from") or "-1d", tz, now)
+    first, last = sorted((start, until))
+    if first == last:
+        raise TimeSyntaxError("Invalid empty time range")
+    return int(first.timestamp()), int(last.timestamp()), int(now.timestamp())
+
+
+async def _render(request: web.Request) -> web.StreamResponse:
+    graphite = request.app[GRAPHITE]
+    params = await _params(request)
+    targets = params.getall("target", []) or params.getall("target[]", [])
+    tz = _timezone(params, graphite.timezone)
+    fmt = params.get("format", "json")
+    if fmt not in ("json", "csv", "raw"):
+        return _error(f"format={fmt} is not supported here; use json, csv or raw")
+    try:
+        start, end, now = _time_range(params, tz)
+        xff = float(params.get("xFilesFactor", "0"))
+    except (TimeSyntaxError, ValueError) as exc:
+        return _error(f"Invalid parameters ({exc})")
+    ctx = Context(start, end, now, tz, graphite.finder, StoreEvents(graphite.events), xff)
+    try:
+        series = await asyncio.to_thread(evaluate_targets, targets, ctx)
+    except TargetSyntaxError as exc:
+        return _error(f"bad target: {exc}", target=exc.target, position=exc.position)
+    except RenderError as exc:
+        return _error(str(exc))
+    if fmt == "csv":
+        return web.Response(text=to_csv(series, tz), content_type="text/csv")
+    if fmt == "raw":
+        return web.Response(text=to_raw(series), content_type="text/plain")
+    max_points = params.get("maxDataPoints", "")
+    body = to_json(
+        series,
+        int(max_points) if max_points.isdigit() else None,
+        "noNullPoints" in params,
+        bool(params.get("pretty")),
+    )
+    return _maybe_jsonp(params, body)
+
+
+def _maybe_jsonp(params: Mapping[str, str], body: str) -> web.Response:
+    callback = params.get("jsonp")
+    if callback:
+        return web.Response(text=f"{callback}({body})", content_type="text/javascript")
+    return web.Response(text=body, content_type="application/json")
+
+
+async def _find(request: web.Request) -> web.Response:
+    graphite = request.app[GRAPHITE]
+    params = await _params(request)
+    query = params.get("query", "")
+    if not query:
+        return _error("Missing required parameter 'query'")
+    fmt = params.get("format", "treejson")
+    wildcards = params.get("wildcards") in ("1", "true")
+    nodes = await asyncio.to_thread(graphite.finder.find, query)
+    if fmt == "treejson":
+        entries = [_tree_node(path, leaf) for path, leaf in nodes]
+        if wildcards and len(nodes) > 1:
+            prefix = query.rsplit(".", 1)[0] + "." if "." in query else ""
+            all_leaf = all(leaf for _, leaf in nodes)
+            entries.insert(0, _tree_node(prefix + "*", all_leaf, "*"))
+        return _maybe_jsonp(params, json.dumps(entries))
+    if fmt == "completer":
+        metrics = [
+            {
+                "path": path if leaf else path + ".",
+                "name": path.rsplit(".", 1)[-1],
+                "is_leaf": "1" if leaf else "0",
+            }
+            for path, leaf in nodes
+        ]
+        return _maybe_jsonp(params, json.dumps({"metrics": metrics}))
+    if fmt == "nodelist":
+        position = int(params.get("position", "-1"))
+        names = sorted({path.split(".")[position] for path, _ in nodes})
+        return _maybe_jsonp(params, json.dumps({"nodes": names}))
+    if fmt in ("json", "msgpack", "pickle"):
+        out = [{"path": path, "is_leaf": leaf, "intervals": []} for path, leaf in nodes]
+        return _maybe_jsonp(params, json.dumps(out))
+    return _error(f"Invalid value for 'format': {fmt}")
+
+
+def _tree_node(path: str, leaf: bool, text: str | None = None) -> dict[str, Any]:
+    return {
+        "text": text or path.rsplit(".", 1)[-1],
+        "id": path,
+        "allowChildren": 0 if leaf else 1,
+        "expandable": 0 if leaf else 1,
+        "leaf": 1 if leaf else 0,
+    }
+
+
+async def _expand(request: web.Request) -> web.Response:
+    graphite = request.app[GRAPHITE]
+    params = await _params(request)
+    leaves_only = params.get("leavesOnly") in ("1", "true")
+    results: set[str] = set()
+    for query in params.getall("query", []):
+        for path, leaf in await asyncio.to_thread(graphite.finder.find, query):
+            if leaf or not leaves_only:
+                results.add(path)
+    return _maybe_jsonp(params, json.dumps({"results": sorted(results)}))
+
+
+async def _index(request: web.Request) -> web.Response:
+    graphite = request.app[GRAPHITE]
+    names = await asyncio.to_thread(lambda: list(graphite.finder.store.walk()))
+    return _maybe_jsonp(request.query, json.dumps(names))
+
+
+async def _post_event(request: web.Request) -> web.Response:
+    graphite = request.app[GRAPHITE]
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error("request body must be a JSON object")
+    if not isinstance(body, dict):
+        return _error("request body must be a JSON object")
+    tags = body.get("tags", [])
+    if isinstance(tags, str):
+        tags = tags.split()
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return _error('"tags" must be an array or space-separated string')
+    what = body.get("what")
+    if not isinstance(what, str) or not what:
+        return _error('"what" must be a non-empty string')
+    when = body.get("when", time.time())
+    if not isinstance(when, int | float) or isinstance(when, bool):
+        return _error('"when" must be a number of seconds since the epoch')
+    data = body.get("data", "")
+    data = data if isinstance(data, str) else json.dumps(data)
+    await asyncio.to_thread(graphite.events.add, float(when), what, tags, data)
+    return web.Response(status=200, text="")
+
+
+async def _get_events(request: web.Request) -> web.Response:
+    graphite = request.app[GRAPHITE]
+    params = request.query
+    tz = _timezone(params, graphite.timezone)
+    now = datetime.now(tz)
+    try:
+        start = parse_time(params["from"], tz, now).timestamp() if params.get("from") else 0
+        end = parse_time(params.get("until") or "now", tz, now).timestamp()
+    except TimeSyntaxError as exc:
+        return _error(f"Invalid parameters ({exc})")
+    tags = params.get("tags", "").split() or None
+    union = params.get("set") == "union"
+    found = await asyncio.to_thread(graphite.events.query, start, end, tags, union)
+    return _maybe_jsonp(params, json.dumps([e.to_json() for e in found]))
+
+
+async def _version(request: web.Request) -> web.Response:
+    return web.Response(text=VERSION)
