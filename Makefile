@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP  := $(VENV)/.installed
 NPM_STAMP := $(if $(wildcard package.json),node_modules/.installed)
+# The real graphite-web, in its own venv, for the compatibility tests only.
+GRAPHITE_VENV  := .venv-graphite
+GRAPHITE_STAMP := $(GRAPHITE_VENV)/.installed
 DATA_DIR ?= var
 
 .PHONY: setup run test lint typecheck pytest bench clean
@@ -15,6 +18,12 @@ setup: $(PY_STAMP) $(NPM_STAMP)
 $(PY_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(GRAPHITE_STAMP): tests/graphite-web-requirements.txt
+	test -x $(GRAPHITE_VENV)/bin/python || $(PYTHON) -m venv $(GRAPHITE_VENV)
+	GRAPHITE_NO_PREFIX=True $(GRAPHITE_VENV)/bin/python -m pip install --quiet \
+		--disable-pip-version-check -r tests/graphite-web-requirements.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -31,7 +40,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup $(GRAPHITE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -45,4 +54,4 @@ constraints: $(PY_STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(GRAPHITE_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

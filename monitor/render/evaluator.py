@@ -187,7 +187,16 @@ def _check(
                     f"{call.name}(): argument {name!r} must be {_describe(expected)},"
                     f" got {_show(each)}"
                 )
+        # graphite-web's parameter validation turns 2 into 2.0 (seen in tags: "2.0").
+        single = param.kind is not param.VAR_POSITIONAL
+        if single and _wants_float(expected) and type(value) is int:
+            bound.arguments[name] = float(value)
     return bound
+
+
+def _wants_float(expected: Any) -> bool:
+    options = typing.get_args(expected) if typing.get_origin(expected) else (expected,)
+    return float in options and int not in options
 
 
 def _is(value: Any, expected: Any) -> bool:

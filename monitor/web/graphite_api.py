@@ -155,16 +155,15 @@ async def _find(request: web.Request) -> web.Response:
         return _error("Missing required parameter 'query'")
     fmt = params.get("format", "treejson")
     wildcards = params.get("wildcards") in ("1", "true")
-    nodes = await asyncio.to_thread(graphite.finder.find, query)
-    if fmt == "treejson":
-        entries = [_tree_node(path, leaf) for path, leaf in nodes]
-        if wildcards and len(nodes) > 1:
-            prefix = query.rsplit(".", 1)[0] + "." if "." in query else ""
-            all_leaf = all(leaf for _, leaf in nodes)
-            entries.insert(0, _tree_node(prefix + "*", all_leaf, "*"))
-        return _maybe_jsonp(params, json.dumps(entries))
     if fmt == "completer":
-        metrics = [
+        query = query.replace("..", "*.")
+        query = query if query.endswith("*") else query + "*"
+    nodes = await asyncio.to_thread(graphite.finder.find, query)
+    nodes.sort(key=lambda node: node[0].rsplit(".", 1)[-1])  # by name, as graphite-web
+    if fmt == "treejson":
+        return _maybe_jsonp(params, json.dumps(_tree_json(query, nodes, wildcards)))
+    if fmt == "completer":
+        metrics: list[dict[str, str]] = [
             {
                 "path": path if leaf else path + ".",
                 "name": path.rsplit(".", 1)[-1],
@@ -172,21 +171,45 @@ async def _find(request: web.Request) -> web.Response:
             }
             for path, leaf in nodes
         ]
+        if len(metrics) > 1 and wildcards:
+            metrics.append({"name": "*"})
         return _maybe_jsonp(params, json.dumps({"metrics": metrics}))
     if fmt == "nodelist":
         position = int(params.get("position", "-1"))
         names = sorted({path.split(".")[position] for path, _ in nodes})
         return _maybe_jsonp(params, json.dumps({"nodes": names}))
-    if fmt in ("json", "msgpack", "pickle"):
-        out = [{"path": path, "is_leaf": leaf, "intervals": []} for path, leaf in nodes]
+    if fmt == "json":
+        out = [
+            {"path": path, "is_leaf": leaf, **({"intervals": []} if leaf else {})}
+            for path, leaf in sorted(nodes)
+        ]
         return _maybe_jsonp(params, json.dumps(out))
     return _error(f"Invalid value for 'format': {fmt}")
 
 
-def _tree_node(path: str, leaf: bool, text: str | None = None) -> dict[str, Any]:
+def _tree_json(query: str, nodes: list[tuple[str, bool]], wildcards: bool) -> list[dict[str, Any]]:
+    """graphite-web's tree: ids are the query's base path plus each name, names are
+    listed once, branches before leaves, and an optional ``*`` entry first."""
+    base = query.rsplit(".", 1)[0] + "." if "." in query else ""
+    out = []
+    if len(nodes) > 1 and wildcards:
+        out.append(_tree_node(base + "*", all(leaf for _, leaf in nodes), "*"))
+    seen: set[str] = set()
+    branches: list[dict[str, Any]] = []
+    leaves: list[dict[str, Any]] = []
+    for path, leaf in nodes:
+        name = path.rsplit(".", 1)[-1]
+        if name in seen:
+            continue
+        seen.add(name)
+        (leaves if leaf else branches).append(_tree_node(base + name, leaf, name))
+    return out + branches + leaves
+
+
+def _tree_node(node_id: str, leaf: bool, text: str) -> dict[str, Any]:
     return {
-        "text": text or path.rsplit(".", 1)[-1],
-        "id": path,
+        "text": text,
+        "id": node_id,
         "allowChildren": 0 if leaf else 1,
         "expandable": 0 if leaf else 1,
         "leaf": 1 if leaf else 0,
@@ -253,4 +276,4 @@ async def _get_events(request: web.Request) -> web.Response:
 
 
 async def _version(request: web.Request) -> web.Response:
-    return web.Response(text=VERSION)
+    return web.Response(text=VERSION + "\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
-from monitor.render.series import aggregator
+from monitor.render.series import TimeSeries, aggregator
 
 
 def _regex(pattern: str, who: str) -> re.Pattern[str]:
@@ -18,8 +18,8 @@ def _regex(pattern: str, who: str) -> re.Pattern[str]:
 def _highest(series_list: SeriesList, n: int, func: str) -> SeriesList:
     combine = aggregator(func)
 
-    def key(s: object) -> float:
-        value = combine(s.points())  # type: ignore[attr-defined]
+    def key(s: TimeSeries) -> float:
+        value = combine(s.points())
         return float("-inf") if value is None else value
 
     return sorted(series_list, key=key, reverse=True)[: int(n)]

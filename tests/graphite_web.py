@@ -1,0 +1,214 @@
+"""A real graphite-web 1.1.10 (``.venv-graphite``, installed by ``make test``) and our
+``monitor up``, serving the same whisper files, for side-by-side comparisons.
+
+The data is written once per test session by our store into a temporary data
+directory; graphite-web's ``WHISPER_DIR`` points at the same files. Every timestamp is
+in the past, and queries give ``from`` and ``until`` as epoch seconds, so both servers
+read the same points.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.store.whisper_store import WhisperStore
+from tests.conftest import ROOT, UNIT, require, wait_until
+
+GRAPHITE_VENV = ROOT / ".venv-graphite"
+
+SETTINGS = """
+SECRET_KEY = "tests"
+STORAGE_DIR = {storage!r}
+WHISPER_DIR = {whisper!r}
+CARBONLINK_HOSTS = []
+TIME_ZONE = "UTC"
+LOG_RENDERING_PERFORMANCE = False
+LOG_CACHE_PERFORMANCE = False
+DEFAULT_CACHE_DURATION = 0
+DATABASES = {{"default": {{"NAME": {db!r}, "ENGINE": "django.db.backends.sqlite3"}}}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    """Status and body of a GET (errors included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30 * UNIT) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def post_json(url: str, body: object) -> int:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30 * UNIT) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@dataclass
+class Servers:
+    """graphite-web and ours over the same data; ``t0``/``t1``: the data's time range."""
+
+    graphite: str
+    ours: str
+    t0: int
+    t1: int
+
+    def render(self, base: str, **params: Any) -> tuple[int, Any]:
+        query = urllib.parse.urlencode(
+            {"format": "json", "from": self.t0, "until": self.t1, **params}, doseq=True
+        )
+        status, body = get(f"{base}/render?{query}")
+        try:
+            return status, json.loads(body)
+        except json.JSONDecodeError:
+            return status, body.decode("utf-8", "replace")
+
+
+def write_data(whisper_dir: Path, now: int) -> tuple[int, int]:
+    """The shared data set; returns the time range it covers."""
+    t1 = now - now % 60 - 600
+    t0 = t1 - 3 * 3600
+    store = WhisperStore(whisper_dir, clock=lambda: now)
+    store.start()
+    points = []
+    for i, ts in enumerate(range(t0, t1, 10)):
+        for host in (1, 2, 3):
+            if (i + host) % 17 != 0:  # some gaps
+                points.append((f"web.host{host}.requests", float((i * host) % 50 + host), ts))
+            points.append((f"web.host{host}.latency", 10.0 + (i % 13) * host / 3, ts))
+        counter = i * 7 if i < 500 else (i - 500) * 7  # a counter that resets once
+        points.append(("app.checkout.total", float(counter), ts))
+        points.append(("stats.gauges.queue", float(i % 9), ts))
+        if i % 180 == 0:
+            points.append(("deploys.web.production", 1.0, ts))
+    store.add(points)
+    store.stop()
+    return t0, t1
+
+
+@dataclass
+class _Process:
+    proc: subprocess.Popen[str]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15 * UNIT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _start_graphite_web(data: Path) -> tuple[str, _Process]:
+    require(
+        "graphite-web 1.1.10 (make test installs .venv-graphite)",
+        (GRAPHITE_VENV / "bin" / "gunicorn").is_file(),
+    )
+    conf = data / "graphite-conf"
+    conf.mkdir()
+    storage = data / "graphite-storage"
+    (storage / "log" / "webapp").mkdir(parents=True)
+    (conf / "monitor_test_settings.py").write_text(
+        SETTINGS.format(
+            storage=str(storage), whisper=str(data / "whisper"), db=str(storage / "graphite.db")
+        )
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(conf),
+        "GRAPHITE_SETTINGS_MODULE": "monitor_test_settings",
+        "DJANGO_SETTINGS_MODULE": "graphite.settings",
+    }
+    subprocess.run(
+        [str(GRAPHITE_VENV / "bin" / "django-admin"), "migrate", "-v0"],
+        env=env, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(GRAPHITE_VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "graphite.wsgi:application"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(url), 60 * UNIT)
+    return url, _Process(proc)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get(f"{url}/version/")[0] == 200
+    except OSError:
+        return False
+
+
+def _start_ours(data: Path) -> tuple[str, _Process]:
+    args = ["--set", "http.port=0", "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0",
+            "--set", "carbon.port=0"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data), *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert "is up" in proc.stdout.readline()
+    url = proc.stdout.readline().split()[0].rstrip("/")
+    return url, _Process(proc)
+
+
+def servers(data: Path) -> Iterator[Servers]:
+    """Write the data, start both servers, yield them, stop them."""
+    import time
+
+    t0, t1 = write_data(data / "whisper", int(time.time()))
+    graphite_url, graphite = _start_graphite_web(data)
+    try:
+        ours_url, ours = _start_ours(data)
+        try:
+            yield Servers(graphite_url, ours_url, t0, t1)
+        finally:
+            ours.stop()
+    finally:
+        graphite.stop()
+
+
+def same_render(expected: Any, actual: Any) -> None:
+    """Assert two render JSON answers are equal (values to 1e-9 relative)."""
+    assert isinstance(actual, list), actual
+    assert [s["target"] for s in actual] == [s["target"] for s in expected]
+    for want, got in zip(expected, actual, strict=True):
+        assert got["tags"] == want["tags"], want["target"]
+        assert [ts for _, ts in got["datapoints"]] == [ts for _, ts in want["datapoints"]], want[
+            "target"
+        ]
+        for (a, ts), (b, _) in zip(want["datapoints"], got["datapoints"], strict=True):
+            if a is None or b is None:
+                assert a == b, f"{want['target']} at {ts}: graphite {a}, ours {b}"
+            else:
+                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (
+                    f"{want['target']} at {ts}: graphite {a}, ours {b}"
+                )

@@ -1,0 +1,184 @@
+"""Our render, find and events API against the real graphite-web 1.1.10, same files."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Iterator
+
+import pytest
+
+from tests.graphite_web import Servers, get, post_json, same_render, servers
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    yield from servers(tmp_path_factory.mktemp("graphite"))
+
+
+TARGETS = [
+    "web.host1.requests",
+    "web.*.requests",
+    "web.host[12].requests",
+    "web.host?.latency",
+    "web.{host1,host3}.requests",
+    "web.*.*",
+    "no.such.metric",
+    "sumSeries(web.*.requests)",
+    "sum(web.*.requests)",
+    "averageSeries(web.*.latency)",
+    "maxSeries(web.*.requests)",
+    "minSeries(web.*.requests)",
+    "diffSeries(web.host1.requests,web.host2.requests)",
+    "divideSeries(web.*.requests,web.host1.latency)",
+    "asPercent(web.*.requests)",
+    "asPercent(web.host1.requests,web.host2.requests)",
+    "asPercent(web.*.requests,100)",
+    "alias(web.host1.requests,'one')",
+    "aliasByNode(web.*.requests,1)",
+    "aliasByNode(web.*.requests,0,-1)",
+    "aliasByMetric(web.*.latency)",
+    "aliasByNode(sumSeries(web.*.requests),0)",
+    "scale(web.*.requests,0.5)",
+    "scale(web.host1.requests,2)",
+    "offset(web.host1.requests,-3.5)",
+    "timeShift(web.host1.requests,'10min')",
+    "timeShift(web.host1.requests,'-1h')",
+    "summarize(web.host1.requests,'1min')",
+    "summarize(web.host1.requests,'5min','max')",
+    "summarize(web.*.latency,'1h','avg',true)",
+    "movingAverage(web.host1.latency,5)",
+    "movingAverage(web.host2.requests,'2min')",
+    "derivative(app.checkout.total)",
+    "nonNegativeDerivative(app.checkout.total)",
+    "perSecond(app.checkout.total)",
+    "integral(web.host1.requests)",
+    "keepLastValue(web.host1.requests)",
+    "transformNull(web.host1.requests)",
+    "transformNull(web.host1.requests,-1)",
+    "drawAsInfinite(deploys.web.production)",
+    "consolidateBy(web.host1.requests,'max')",
+    "highestCurrent(web.*.latency,2)",
+    "highestAverage(web.*.requests,1)",
+    "limit(web.*.requests,2)",
+    "sortByName(web.*.requests,reverse=true)",
+    "exclude(web.*.requests,'host2')",
+    "grep(web.*.requests,'host[13]')",
+    "group(web.host1.requests,web.host2.latency)",
+    "groupByNode(web.*.requests,1,'sumSeries')",
+    "groupByNode(web.*.*,2,'max')",
+    "sumSeriesWithWildcards(web.*.requests,1)",
+    "web.host1.requests|scale(3)|alias('piped')",
+]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_render_matches_graphite_web(both: Servers, target: str) -> None:
+    status_g, expected = both.render(both.graphite, target=target)
+    status_o, actual = both.render(both.ours, target=target)
+    assert status_g == 200, expected
+    assert status_o == 200, actual
+    same_render(expected, actual)
+
+
+@pytest.mark.parametrize("max_points", [1, 50, 200, 5000])
+def test_max_data_points_matches(both: Servers, max_points: int) -> None:
+    for target in ("web.*.requests", "consolidateBy(web.host1.requests,'sum')"):
+        _, expected = both.render(both.graphite, target=target, maxDataPoints=max_points)
+        _, actual = both.render(both.ours, target=target, maxDataPoints=max_points)
+        same_render(expected, actual)
+
+
+def test_no_null_points_matches(both: Servers) -> None:
+    _, expected = both.render(both.graphite, target="web.*.requests", noNullPoints="true")
+    _, actual = both.render(both.ours, target="web.*.requests", noNullPoints="true")
+    same_render(expected, actual)
+
+
+@pytest.mark.parametrize("fmt", ["raw", "csv"])
+def test_text_formats_match(both: Servers, fmt: str) -> None:
+    query = urllib.parse.urlencode(
+        {"target": "web.host1.requests", "format": fmt, "from": both.t0, "until": both.t1}
+    )
+    assert get(f"{both.ours}/render?{query}") == get(f"{both.graphite}/render?{query}")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"query": "*"},
+        {"query": "web.*"},
+        {"query": "web.*.*"},
+        {"query": "web.host1.*", "format": "completer"},
+        {"query": "web.*", "format": "completer"},
+        {"query": "web.*.requests", "format": "nodelist", "position": "1"},
+        {"query": "web.*", "wildcards": "1"},
+        {"query": "nothing.*"},
+    ],
+)
+def test_find_matches(both: Servers, params: dict[str, str]) -> None:
+    query = urllib.parse.urlencode(params)
+    status_g, expected = get(f"{both.graphite}/metrics/find?{query}")
+    status_o, actual = get(f"{both.ours}/metrics/find?{query}")
+    assert (status_o, json.loads(actual)) == (status_g, json.loads(expected))
+
+
+def test_expand_and_index_match(both: Servers) -> None:
+    query = urllib.parse.urlencode({"query": "web.*.requests", "leavesOnly": "1"})
+    assert json.loads(get(f"{both.ours}/metrics/expand?{query}")[1]) == json.loads(
+        get(f"{both.graphite}/metrics/expand?{query}")[1]
+    )
+    assert json.loads(get(f"{both.ours}/metrics/index.json")[1]) == json.loads(
+        get(f"{both.graphite}/metrics/index.json")[1]
+    )
+
+
+def test_events_match(both: Servers) -> None:
+    events = [
+        {"what": "deploy web", "tags": ["deploy", "web"], "when": both.t1 - 3000, "data": "sha 1"},
+        {"what": "deploy api", "tags": "deploy api", "when": both.t1 - 2000, "data": "sha 2"},
+        {"what": "outage", "tags": ["incident"], "when": both.t1 - 1000, "data": ""},
+    ]
+    for event in events:
+        assert post_json(f"{both.graphite}/events/", event) == 200
+        assert post_json(f"{both.ours}/events/", event) == 200
+    for params in (
+        {"tags": "deploy"},
+        {"tags": "deploy web"},
+        {"tags": "web incident", "set": "union"},
+        {},
+    ):
+        query = urllib.parse.urlencode({"from": both.t0, "until": both.t1, **params})
+        expected = json.loads(get(f"{both.graphite}/events/get_data?{query}")[1])
+        actual = json.loads(get(f"{both.ours}/events/get_data?{query}")[1])
+        assert [{k: e[k] for k in ("what", "when", "tags", "data")} for e in actual] == [
+            {k: e[k] for k in ("what", "when", "tags", "data")} for e in expected
+        ]
+    for target in ("events('deploy')", "drawAsInfinite(events('deploy','web'))", "events('*')"):
+        _, expected = both.render(both.graphite, target=target)
+        _, actual = both.render(both.ours, target=target)
+        same_render(expected, actual)
+    assert post_json(f"{both.ours}/events/", {"what": "x", "tags": 5}) == 400
+
+
+def test_version(both: Servers) -> None:
+    assert get(f"{both.ours}/version/") == get(f"{both.graphite}/version/")
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("sumSeries(web.*.requests", "missing ')'"),
+        ("web.host1.requests)", "unexpected ')'"),
+        ("sumSeris(web.*)", "unknown function sumSeris()"),
+        ("scale(web.*.requests)", "missing a required argument: 'factor'"),
+        ("scale(web.*.requests,'x')", "argument 'factor' must be a number"),
+        ("summarize(web.*.requests,'5parsecs')", "Invalid offset unit"),
+    ],
+)
+def test_errors_are_400_json_where_graphite_web_is_vague(
+    both: Servers, target: str, message: str
+) -> None:
+    status, body = both.render(both.ours, target=target)
+    assert status == 400
+    assert message in body["error"]
