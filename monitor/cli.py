@@ -22,6 +22,7 @@ from monitor import __version__
 from monitor.aggregator.server import StatsdServer
 from monitor.aggregator.settings import SettingsError, from_node_config
 from monitor.config import Config, ConfigError, load_config
+from monitor.deploys import Deploy, DeployNotRecorded, record
 from monitor.logs import configure_logging
 from monitor.up import Running, StartupError, describe_statsd, serve, start, start_statsd
 
@@ -73,6 +74,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_config(statsd)
     statsd.add_argument("--log-format", choices=["text", "json"], help="log output format")
+
+    deploy = commands.add_parser(
+        "deploy",
+        help="record a deploy: a Graphite event and the deploys.<stack>.<env> metric",
+    )
+    deploy.add_argument("--stack", required=True, help="what was deployed, e.g. web")
+    deploy.add_argument("--env", required=True, help="where, e.g. production")
+    deploy.add_argument("--sha", default="", help="the version deployed")
+    deploy.add_argument("--who", default=os.environ.get("USER", ""), help="who deployed")
+    deploy.add_argument("--url", default="", help="a link: the change, the pipeline run")
+    deploy.add_argument("--what", default="", help="the event's title (default: built)")
+    deploy.add_argument(
+        "--graphite",
+        default=os.environ.get("MONITOR_GRAPHITE_URL", "http://127.0.0.1:8080"),
+        help="Graphite API for the event, or 'none' ($MONITOR_GRAPHITE_URL)",
+    )
+    deploy.add_argument(
+        "--carbon",
+        default=os.environ.get("MONITOR_CARBON", "127.0.0.1:2003"),
+        help="carbon HOST:PORT for the metric, or 'none' ($MONITOR_CARBON)",
+    )
+    deploy.add_argument("--timeout", type=float, default=3.0, help="seconds per attempt")
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -163,9 +186,35 @@ def _up(config: Config) -> int:
     return _until_signalled("up", lambda stop: serve(start(config), stop, ready))
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    carbon: tuple[str, int] | None = None
+    if args.carbon.lower() != "none":
+        host, _, port = args.carbon.rpartition(":")
+        if not host or not port.isdigit():
+            print(
+                f"monitor deploy: --carbon {args.carbon!r}: expected HOST:PORT or none",
+                file=sys.stderr,
+            )
+            return 2
+        carbon = (host, int(port))
+    graphite = None if args.graphite.lower() == "none" else args.graphite
+    deploy = Deploy(args.stack, args.env, args.sha, args.who, args.url, args.what)
+    try:
+        record(
+            deploy, graphite, carbon, timeout=args.timeout, token=os.environ.get("MONITOR_TOKEN")
+        )
+    except DeployNotRecorded as exc:
+        print(f"monitor deploy: {exc}", file=sys.stderr)
+        return 1
+    print(f"recorded: {deploy.title} ({deploy.metric})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``monitor`` command line; return the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "deploy":
+        return _deploy(args)
     try:
         config = _load(args)
     except ConfigError as exc:

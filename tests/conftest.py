@@ -91,3 +91,11 @@ def _fresh_default_client() -> Iterator[None]:
     previous = statsd.set_client(None)
     if previous is not None:
         previous.close()
+
+
+@pytest.fixture(scope="session")
+def graphite_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real graphite-web and our ``monitor up`` over the same whisper files."""
+    from tests.graphite_web import servers
+
+    yield from servers(tmp_path_factory.mktemp("graphite"))

@@ -75,6 +75,7 @@ class Servers:
     ours: str
     t0: int
     t1: int
+    ours_carbon: int
 
     def render(self, base: str, **params: Any) -> tuple[int, Any]:
         query = urllib.parse.urlencode(
@@ -167,9 +168,9 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _start_ours(data: Path) -> tuple[str, _Process]:
+def _start_ours(data: Path, carbon_port: int) -> tuple[str, _Process]:
     args = ["--set", "http.port=0", "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0",
-            "--set", "carbon.port=0"]  # fmt: skip
+            "--set", f"carbon.port={carbon_port}", "--set", "carbon.udp=false"]  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data), *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -187,9 +188,10 @@ def servers(data: Path) -> Iterator[Servers]:
     t0, t1 = write_data(data / "whisper", int(time.time()))
     graphite_url, graphite = _start_graphite_web(data)
     try:
-        ours_url, ours = _start_ours(data)
+        carbon_port = _free_port()
+        ours_url, ours = _start_ours(data, carbon_port)
         try:
-            yield Servers(graphite_url, ours_url, t0, t1)
+            yield Servers(graphite_url, ours_url, t0, t1, carbon_port)
         finally:
             ours.stop()
     finally:

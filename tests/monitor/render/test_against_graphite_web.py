@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterator
 
 import pytest
 
-from tests.graphite_web import Servers, get, post_json, same_render, servers
+from tests.graphite_web import Servers, get, post_json, same_render
 
 
-@pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    yield from servers(tmp_path_factory.mktemp("graphite"))
+@pytest.fixture
+def both(graphite_pair: Servers) -> Servers:
+    return graphite_pair
 
 
 TARGETS = [
