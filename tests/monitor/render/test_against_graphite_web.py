@@ -181,3 +181,44 @@ def test_errors_are_400_json_where_graphite_web_is_vague(
     status, body = both.render(both.ours, target=target)
     assert status == 400
     assert message in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("-2h", "-30min"),
+        ("-1d", "now"),
+        ("now-90min", "now-1h"),
+        ("-7200s", "-3600s"),
+        ("-1h", ""),
+        ("", ""),
+        ("noon yesterday", "now"),
+        ("midnight", "now"),
+        ("today", "now"),
+        ("yesterday", "today"),
+        ("{hhmm}_{ymd}", "now"),
+        ("{ymd}", "now"),
+        ("{mdy}", "now"),
+        ("{epoch}", "now"),
+    ],
+)
+def test_time_syntaxes_match(both: Servers, start: str, end: str) -> None:
+    from datetime import UTC, datetime
+
+    anchor = datetime.fromtimestamp(both.t1 - 3600, UTC)
+    fields = {
+        "hhmm": anchor.strftime("%H:%M"),
+        "ymd": anchor.strftime("%Y%m%d"),
+        "mdy": anchor.strftime("%m/%d/%y"),
+        "epoch": str(both.t1 - 7200),
+    }
+    params = {"target": "web.host1.requests", "now": str(both.t1)}
+    if start:
+        params["from"] = start.format(**fields)
+    if end:
+        params["until"] = end.format(**fields)
+    query = urllib.parse.urlencode({"format": "json", **params})
+    status_g, expected = get(f"{both.graphite}/render?{query}")
+    status_o, actual = get(f"{both.ours}/render?{query}")
+    assert (status_o, status_g) == (200, 200), actual
+    same_render(json.loads(expected), json.loads(actual))
