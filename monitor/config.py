@@ -30,7 +30,14 @@ from monitor.aggregator.settings import StatsdSettings
 from monitor.store.receiver import CarbonSettings
 from monitor.store.rules import StoreSettings
 
-__all__ = ["Config", "ConfigError", "HttpConfig", "default_data_dir", "load_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "GraphiteSettings",
+    "HttpConfig",
+    "default_data_dir",
+    "load_config",
+]
 
 T = TypeVar("T")
 
@@ -49,6 +56,21 @@ class HttpConfig:
 
     host: str = "127.0.0.1"
     port: int = field(default=8080, metadata=_range(0, 65535))
+    #: Required to bind anything but loopback; write APIs then need
+    #: ``Authorization: Bearer <token>``.
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class GraphiteSettings:
+    """``[graphite]``: serve the embedded store, or forward to a real graphite-web."""
+
+    #: A graphite-web URL: when set, the Graphite API routes are proxied to it.
+    upstream: str = ""
+    #: The ``Authorization`` header sent upstream (for example ``Basic …``).
+    upstream_auth: str = ""
+    #: The timezone for ``from``/``until`` words and CSV output (``tz`` overrides).
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,7 @@ class Config:
     log_format: Literal["text", "json"] = "text"
     http: HttpConfig = HttpConfig()
     statsd: StatsdSettings = field(default_factory=StatsdSettings)
+    graphite: GraphiteSettings = field(default_factory=GraphiteSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     carbon: CarbonSettings = field(default_factory=CarbonSettings)
 

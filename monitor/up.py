@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -77,12 +80,33 @@ def check_data_dir(config: Config) -> None:
         ) from None
 
 
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StartupError(f"graphite.timezone: unknown timezone {name!r}") from None
+
+
+def check_exposure(config: Config) -> None:
+    """Refuse to listen beyond loopback without a token (secure by default)."""
+    try:
+        loopback = ipaddress.ip_address(config.http.host).is_loopback
+    except ValueError:
+        loopback = config.http.host == "localhost"
+    if not loopback and not config.http.token:
+        raise StartupError(
+            f"http.host {config.http.host!r} is not loopback: set http.token (or"
+            " MONITOR_HTTP_TOKEN) so that writes need it, or bind 127.0.0.1"
+        )
+
+
 async def start(config: Config) -> Running:
     """Start the stack described by ``config``; raise ``StartupError`` if it cannot.
 
     Each part registers its stop as it starts; if a later part fails, the earlier ones
     are stopped before the error is raised.
     """
+    check_exposure(config)
     check_data_dir(config)
     parts = AsyncExitStack()
     try:
@@ -127,8 +151,15 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
             *(PartStatus(name, "not built yet", detail) for name, detail in PLANNED),
         ]
 
-    graphite = Graphite(StoreFinder(store), events)
-    runner = web.AppRunner(make_app(status, graphite), access_log=None, handle_signals=False)
+    graphite = Graphite(StoreFinder(store), events, _zone(config.graphite.timezone))
+    app = make_app(
+        status,
+        graphite,
+        upstream=config.graphite.upstream,
+        upstream_auth=config.graphite.upstream_auth,
+        token=config.http.token,
+    )
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     parts.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)

@@ -9,14 +9,17 @@ attacker-controlled text.
 
 from __future__ import annotations
 
+import hmac
 import html
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from monitor import __version__
 from monitor.web.graphite_api import Graphite, add_routes
+from monitor.web.proxy import add_proxy_routes
 from monitor.web.status import PartStatus, StatusSource
 
 __all__ = ["STATUS", "make_app"]
@@ -41,12 +44,40 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
-def make_app(status: StatusSource, graphite: Graphite | None = None) -> web.Application:
-    """Build the application; ``status`` reports the parts shown on the home page and
-    ``graphite`` (when given) serves the Graphite API."""
-    app = web.Application(middlewares=[_security_headers])
+def _token_check(token: str) -> Middleware:
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if token and request.method not in ("GET", "HEAD", "OPTIONS"):
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return web.json_response(
+                    {"error": "this write needs the token: Authorization: Bearer <token>"},
+                    status=401,
+                )
+        return await handler(request)
+
+    return check
+
+
+def make_app(
+    status: StatusSource,
+    graphite: Graphite | None = None,
+    *,
+    upstream: str = "",
+    upstream_auth: str = "",
+    token: str = "",
+) -> web.Application:
+    """Build the application.
+
+    ``status`` reports the parts on the home page; ``graphite`` serves the Graphite API
+    from the embedded store, or ``upstream`` forwards it to a real graphite-web. With a
+    ``token``, every write (any method but GET and HEAD) needs ``Authorization: Bearer``.
+    """
+    app = web.Application(middlewares=[_security_headers, _token_check(token)])
     app[STATUS] = status
-    if graphite is not None:
+    if upstream:
+        add_proxy_routes(app, upstream, upstream_auth)
+    elif graphite is not None:
         add_routes(app, graphite)
     app.router.add_get("/", _home)
     app.router.add_get("/status.json", _status_json)
