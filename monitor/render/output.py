@@ -50,7 +50,7 @@ def to_json(
         for series in series_list:
             if max_points is not None:
                 _consolidate_for(series, max_points, time_range)
-            points = [[v, ts] for v, ts in series.datapoints()]
+            points = series.datapoints()  # tuples: json writes them as arrays
             if no_null_points:
                 points = [p for p in points if p[0] is not None and not math.isnan(p[0])]
                 if not points:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +114,26 @@ def aggregator(name: str) -> Callable[[Sequence[Value]], Value]:
     return AGGREGATORS[name]
 
 
+def _average_chunks(values: list[Value], n: int) -> list[Value]:
+    """Averages of consecutive chunks of ``n`` (nulls skipped): the common consolidation.
+
+    Chunks are cut in C (``zip`` over one iterator); only a chunk holding a null pays
+    for a Python-level filter.
+    """
+    whole = len(values) - len(values) % n
+    chunks = list(zip(*[iter(values[:whole])] * n, strict=True))
+    if whole < len(values):
+        chunks.append(tuple(values[whole:]))
+    out: list[Value] = []
+    for chunk in chunks:
+        if None in chunk:
+            known = [v for v in chunk if v is not None]
+            out.append(sum(known) / len(known) if known else None)
+        else:
+            out.append(sum(typing.cast(tuple[float, ...], chunk)) / len(chunk))
+    return out
+
+
 _CONSOLIDATE = {"sum", "average", "avg", "avg_zero", "max", "min", "first", "last"}
 
 
@@ -160,6 +181,9 @@ class TimeSeries:
             return list(self.values)
         if self.consolidation not in _CONSOLIDATE:
             raise ValueError(f"Invalid consolidation function: '{self.consolidation}'")
+        values = self.values
+        if self.consolidation in ("average", "avg") and self.xff <= 0:
+            return _average_chunks(values, n)
         combine = AGGREGATORS[self.consolidation]
         out: list[Value] = []
         for i in range(0, len(self.values), n):

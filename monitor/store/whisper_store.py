@@ -25,6 +25,7 @@ from pathlib import Path
 
 import whisper
 
+from monitor.store import whisper_read
 from monitor.store.rules import Rules, StoreSettings
 
 __all__ = ["InvalidPath", "StoreStats", "WhisperStore", "file_path"]
@@ -229,7 +230,7 @@ class WhisperStore:
         result: Fetched | None = None
         if path.exists():
             try:
-                result = whisper.fetch(str(path), start, end, now=now)
+                result = whisper_read.fetch(str(path), start, end, now)
             except (OSError, whisper.WhisperException) as exc:
                 self._complain(f"cannot read {metric}: {exc}")
         elif cached:
