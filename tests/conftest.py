@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +46,26 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5 * UNIT) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout:.1f}s")
         time.sleep(0.005)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5 * UNIT) -> None:
+    """``wait_until`` for async tests: poll without blocking the event loop."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def stop_process(process: subprocess.Popen[str], timeout: float = 10 * UNIT) -> None:
+    """Terminate a child (kill it if it will not stop) and close its pipes."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 class UdpListener:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.store.whisper_store import WhisperStore
-from tests.conftest import ROOT, UNIT, require, wait_until
+from tests.conftest import ROOT, UNIT, require, stop_process, wait_until
 
 GRAPHITE_VENV = ROOT / ".venv-graphite"
 
@@ -115,15 +115,7 @@ class _Process:
     proc: subprocess.Popen[str]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15 * UNIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop_process(self.proc)
 
 
 def _start_graphite_web(data: Path) -> tuple[str, _Process]:

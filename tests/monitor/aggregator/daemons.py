@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, UNIT, node_binary, require, wait_until
+from tests.conftest import ROOT, UNIT, node_binary, require, stop_process, wait_until
 from tests.node_statsd import STATSD_DIR, CarbonCapture, free_port
 
 #: Values that depend on timing or on the daemon itself, not on the packets: names only.
@@ -89,14 +89,9 @@ class Daemon:
 
     def stop(self) -> None:
         self.process.terminate()
-        try:
-            self.process.wait(10 * UNIT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.reader.join(5 * UNIT)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
+        self.process.wait(10 * UNIT)
+        self.reader.join(5 * UNIT)  # the reader owns stdout until the process ends
+        stop_process(self.process)
         self.carbon.close()
 
 

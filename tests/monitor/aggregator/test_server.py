@@ -19,16 +19,10 @@ from monitor.aggregator.namespace import Namespace
 from monitor.aggregator.server import TCP_LINE_MAX, StatsdServer
 from monitor.aggregator.settings import StatsdSettings
 from monitor.aggregator.sinks import CarbonSink, ConsoleSink, sinks_for
-from tests.conftest import ROOT, UNIT
+from tests.conftest import ROOT, UNIT, until
 from tests.node_statsd import CarbonCapture, free_port
 
 LOCAL = replace(StatsdSettings(), port=0, mgmt_port=0, flush_interval=60_000)
-
-
-async def until(condition: object, timeout: float = 5 * UNIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
 
 
 async def test_udp_tcp_and_flush_to_carbon() -> None:

@@ -11,15 +11,9 @@ import pytest
 from monitor.carbon import BadLine, parse_line
 from monitor.store.receiver import CarbonReceiver, CarbonSettings
 from monitor.store.whisper_store import WhisperStore
-from tests.conftest import UNIT
+from tests.conftest import until
 
 NOW = 1_800_000_000
-
-
-async def until(condition: object, timeout: float = 5 * UNIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize(
