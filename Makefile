@@ -45,9 +45,11 @@ pytest: setup $(GRAPHITE_STAMP)
 
 test: lint typecheck pytest
 
-bench: setup
+bench: setup $(GRAPHITE_STAMP)
 	$(BIN)/python bench/client_overhead.py
 	$(BIN)/python bench/statsd_ingest.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/carbon_ingest.py
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 constraints: $(PY_STAMP)
