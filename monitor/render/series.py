@@ -10,7 +10,9 @@ consolidation: reading ``points()`` merges that many values into one).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import operator
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -117,20 +119,24 @@ def aggregator(name: str) -> Callable[[Sequence[Value]], Value]:
 def _average_chunks(values: list[Value], n: int) -> list[Value]:
     """Averages of consecutive chunks of ``n`` (nulls skipped): the common consolidation.
 
-    Chunks are cut in C (``zip`` over one iterator); only a chunk holding a null pays
-    for a Python-level filter.
+    Chunks are cut and summed in C (``zip`` over one iterator, ``map(sum, …)``); only a
+    chunk holding a null is redone in Python.
     """
+    nulls = list(
+        itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(None)))
+    )
+    dense = list(values)
+    for i in nulls:
+        dense[i] = 0.0
     whole = len(values) - len(values) % n
-    chunks = list(zip(*[iter(values[:whole])] * n, strict=True))
+    full = typing.cast(list[float], dense[:whole])
+    out: list[Value] = [total / n for total in map(sum, zip(*[iter(full)] * n, strict=True))]
     if whole < len(values):
-        chunks.append(tuple(values[whole:]))
-    out: list[Value] = []
-    for chunk in chunks:
-        if None in chunk:
-            known = [v for v in chunk if v is not None]
-            out.append(sum(known) / len(known) if known else None)
-        else:
-            out.append(sum(typing.cast(tuple[float, ...], chunk)) / len(chunk))
+        out.append(0.0)  # the short last chunk: computed below
+    for chunk_index in {i // n for i in nulls} | ({whole // n} if whole < len(values) else set()):
+        chunk = values[chunk_index * n : chunk_index * n + n]
+        known = [v for v in chunk if v is not None]
+        out[chunk_index] = sum(known) / len(known) if known else None
     return out
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import typing
+from collections.abc import Callable
 from itertools import zip_longest
 
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
@@ -46,22 +49,58 @@ def aggregate(
     threshold = ctx.xff if xff is None else xff
     name = f"{short}Series({path_expressions(series_list)})"
     columns = [s.points() for s in series_list]
-    values: list[Value] = []
-    fast = short in ("sum", "average", "avg")
-    for row in zip_longest(*columns):
-        if fast and None not in row:  # a full row: sum it in C (the usual case)
-            total = sum(typing.cast(tuple[float, ...], row))
-            values.append(total if short == "sum" else total / len(row))
-            continue
-        known = [v for v in row if v is not None]
-        ok = bool(known) and len(known) / len(row) >= threshold
-        values.append(combine(list(row)) if ok else None)
+    if short in ("sum", "average", "avg") and len({len(c) for c in columns}) == 1:
+        values = _fast_sum_rows(columns, short != "sum", threshold, combine)
+    else:
+        values = [_combine_row(row, threshold, combine) for row in zip_longest(*columns)]
     tags = dict(series_list[0].tags)
     for s in series_list[1:]:
         tags = {k: v for k, v in tags.items() if s.tags.get(k) == v}
     tags.setdefault("name", name)
     tags["aggregatedBy"] = short
     return [TimeSeries(name, start, end, step, values, tags=tags, xff=threshold)]
+
+
+def _combine_row(
+    row: tuple[Value, ...], threshold: float, combine: Callable[[list[Value]], Value]
+) -> Value:
+    known = [v for v in row if v is not None]
+    ok = bool(known) and len(known) / len(row) >= threshold
+    return combine(list(row)) if ok else None
+
+
+def _fast_sum_rows(
+    columns: list[list[Value]],
+    average: bool,
+    threshold: float,
+    combine: Callable[[list[Value]], Value],
+) -> list[Value]:
+    """Row sums (or means) with the work in C: nulls are found with ``map``/``compress``,
+    zeroed in copies, every row summed by ``map(sum, zip(...))``, and only the rows that
+    held a null are redone the careful way."""
+    holes: set[int] = set()
+    dense = []
+    for column in columns:
+        nulls = list(
+            itertools.compress(
+                range(len(column)), map(operator.is_, column, itertools.repeat(None))
+            )
+        )
+        if nulls:
+            column = list(column)
+            for i in nulls:
+                column[i] = 0.0
+            holes.update(nulls)
+        dense.append(typing.cast(list[float], column))
+    n = len(columns)
+    values: list[Value] = (
+        [t / n for t in map(sum, zip(*dense, strict=True))]
+        if average
+        else list(map(sum, zip(*dense, strict=True)))
+    )
+    for i in holes:
+        values[i] = _combine_row(tuple(c[i] for c in columns), threshold, combine)
+    return values
 
 
 def _flatten(series_lists: tuple[SeriesList, ...]) -> SeriesList:
