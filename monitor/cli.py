@@ -176,12 +176,16 @@ def _up(config: Config) -> int:
     configure_logging(config.log_format)
 
     def ready(running: Running) -> None:
-        print(
-            f"monitor {__version__} is up.\n"
-            f"  {running.url:<32} status page\n"
-            f"Data in {config.data_dir.resolve()}. Press Ctrl-C to stop.",
-            flush=True,
-        )
+        udp = running.statsd.bound.udp
+        lines = [
+            f"monitor {__version__} is up.",
+            f"  {running.url:<40} status page",
+            f"  {running.url + 'render?target=stats_counts.*&from=-1h':<40} Graphite API",
+        ]
+        if udp:
+            lines.append(f"  {f'statsd udp://{udp[0][0]}:{udp[0][1]}':<40} send metrics here")
+        lines.append(f"Data in {config.data_dir.resolve()}. Press Ctrl-C to stop.")
+        print("\n".join(lines), flush=True)
 
     return _until_signalled("up", lambda stop: serve(start(config), stop, ready))
 
