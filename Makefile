@@ -36,6 +36,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/monitor dashboards check dashboards
 
 typecheck: setup
 	$(BIN)/mypy

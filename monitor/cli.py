@@ -22,6 +22,7 @@ from monitor import __version__
 from monitor.aggregator.server import StatsdServer
 from monitor.aggregator.settings import SettingsError, from_node_config
 from monitor.config import Config, ConfigError, load_config
+from monitor.dashboards import check_file, dashboard_files, live_problems
 from monitor.deploys import Deploy, DeployNotRecorded, record
 from monitor.logs import configure_logging
 from monitor.up import Running, StartupError, describe_statsd, serve, start, start_statsd
@@ -96,6 +97,18 @@ def _parser() -> argparse.ArgumentParser:
         help="carbon HOST:PORT for the metric, or 'none' ($MONITOR_CARBON)",
     )
     deploy.add_argument("--timeout", type=float, default=3.0, help="seconds per attempt")
+
+    boards = commands.add_parser("dashboards", help="dashboard files")
+    board_commands = boards.add_subparsers(dest="dashboards_command", required=True)
+    board_check = board_commands.add_parser(
+        "check", help="validate dashboard files; exit 1 on any problem"
+    )
+    board_check.add_argument(
+        "paths", nargs="*", type=Path, default=[Path("dashboards")], help="files or directories"
+    )
+    board_check.add_argument(
+        "--live", metavar="URL", help="also ask this Graphite API whether targets return series"
+    )
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -214,11 +227,27 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_dashboards(paths: list[Path], live: str | None) -> int:
+    files = dashboard_files(paths)
+    problems = []
+    for path in files:
+        found = check_file(path)
+        if not found and live:
+            found = live_problems(path, live)
+        problems += found
+    for problem in problems:
+        print(problem)
+    print(f"checked {len(files)} dashboard file(s): {len(problems) or 'no'} problem(s)")
+    return 1 if problems or not files else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``monitor`` command line; return the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "deploy":
         return _deploy(args)
+    if args.command == "dashboards":
+        return _check_dashboards(args.paths, args.live)
     try:
         config = _load(args)
     except ConfigError as exc:

@@ -1,0 +1,141 @@
+"""Dashboard files: every example is valid, and each broken file gets its exact message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.dashboards import (
+    check_file,
+    check_text,
+    dashboard_files,
+    live_problems,
+    load_dashboards,
+)
+from monitor.jsonpos import JsonSyntaxError, load
+from tests.conftest import ROOT
+from tests.graphite_web import Servers
+
+
+def test_every_shipped_dashboard_is_valid() -> None:
+    files = dashboard_files([ROOT / "dashboards"])
+    assert len(files) >= 3
+    for path in files:
+        assert check_file(path) == [], path
+    found, problems = load_dashboards(ROOT / "dashboards")
+    assert problems == []
+    assert {"statsd", "app-overview", "deploys"} <= set(found)
+
+
+GOOD_PANEL = '{"title": "p", "targets": ["a.b"]}'
+
+
+def board(panel: str = GOOD_PANEL, extra: str = "") -> str:
+    return '{\n  "title": "t",' + extra + '\n  "rows": [{"panels": [\n    ' + panel + "\n  ]}]\n}"
+
+
+BROKEN = [
+    ('{"title": "t",', "f.json:1:15: not valid JSON: unexpected end of file"),
+    ('{"title": "t" "rows": []}', "f.json:1:15: not valid JSON: expected ',' or '}'"),
+    ('{"title": "t", "title": "u"}', "f.json:1:16: not valid JSON: duplicate key 'title'"),
+    ('{"rows": [{"panels": [' + GOOD_PANEL + "]}]}", "f.json:1:1: missing required key 'title'"),
+    (
+        board(extra='\n  "titel": "x",'),
+        "f.json:3:3: titel: unknown key 'titel' (did you mean 'title'?)",
+    ),
+    (
+        board('{"title": "p", "targets": ["a.b"], "knd": "lines"}'),
+        "f.json:4:40: rows[0].panels[0].knd: unknown key 'knd' (did you mean 'kind'?)",
+    ),
+    (
+        board('{"title": "p", "targets": ["a.b"], "kind": "line"}'),
+        "f.json:4:48: rows[0].panels[0].kind: expected one of 'lines', 'area', 'stacked',"
+        " 'bars', 'single', 'table', got 'line' (did you mean 'lines'?)",
+    ),
+    (
+        board('{"title": "p", "targets": ["a.b"], "width": "wide"}'),
+        "f.json:4:49: rows[0].panels[0].width: expected an integer, got 'wide'",
+    ),
+    (
+        board('{"title": "p", "targets": [{"target": "a.b", "color": "red"}]}'),
+        "f.json:4:59: rows[0].panels[0].targets[0].color: expected a colour like '#1f77b4',"
+        " got 'red'",
+    ),
+    (
+        board('{"title": "p", "targets": ["sumSeris(a.*)"]}'),
+        "f.json:4:33: rows[0].panels[0].targets[0]: unknown function 'sumSeris'"
+        " (did you mean 'sumSeries'?)",
+    ),
+    (
+        board('{"title": "p", "targets": ["sumSeries(a.*"]}'),
+        "f.json:4:42: rows[0].panels[0].targets[0]: bad target: missing ')' to close sumSeries(",
+    ),
+    (
+        board('{"title": "p", "targets": ["a.$hots.b"]}',
+              '\n  "variables": [{"name": "host", "values": ["x"]}],'),
+        "f.json:5:35: rows[0].panels[0].targets[0]: undefined variable $hots"
+        " (did you mean 'host'?)",
+    ),
+    (
+        board('{"title": "p", "targets": ["a.b"]}', '\n  "variables": [{"name": "v"}],'),
+        "f.json:3:17: variables[0]: needs exactly one of 'values' or 'query'",
+    ),
+    (
+        board('{"title": "p", "targets": ["a"], "deploys": ["wbe"]}',
+              '\n  "deploys": [{"name": "web", "events": ["deploy"]}],'),
+        "f.json:5:50: rows[0].panels[0].deploys[0]: no deploy source named 'wbe'"
+        " (did you mean 'web'?)",
+    ),
+    (
+        board('{"id": "x", "title": "p", "targets": ["a"]},'
+              ' {"id": "x", "title": "q", "targets": ["b"]}'),
+        "f.json:4:57: rows[0].panels[1].id: panel id 'x' is also used by rows[0].panels[0]",
+    ),
+    (
+        board(extra='\n  "refresh": "often",'),
+        "f.json:3:14: refresh: 'often' does not match '^(off|[1-9][0-9]*(s|m|h))$'",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), BROKEN)
+def test_broken_files_get_exact_messages(text: str, message: str) -> None:
+    spec, problems = check_text(text, "f.json")
+    assert spec is None
+    assert [str(p) for p in problems] == [message]
+
+
+def test_positions_of_values_and_keys() -> None:
+    value, positions = load('{\n  "a": [1, {"b": true}]\n}')
+    assert value == {"a": [1, {"b": True}]}
+    assert positions[("value", ("a", 1, "b"))] == (2, 18)
+    assert positions[("key", ("a",))] == (2, 3)
+    with pytest.raises(JsonSyntaxError, match="2:3: unexpected"):
+        load("[\n  ?]")
+
+
+def test_check_command_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(board())
+    bad = tmp_path / "bad.json"
+    bad.write_text(board('{"title": "p", "targets": ["sumSeris(a)"]}'))
+    check = [sys.executable, "-m", "monitor.cli", "dashboards", "check"]
+    ok = subprocess.run([*check, str(good)], capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stdout
+    failed = subprocess.run([*check, str(tmp_path)], capture_output=True, text=True, timeout=30)
+    assert failed.returncode == 1
+    assert f"{bad}:4:33: rows[0].panels[0].targets[0]: unknown function 'sumSeris'" in failed.stdout
+    assert "checked 2 dashboard file(s): 1 problem(s)" in failed.stdout
+
+
+def test_live_check_asks_graphite(tmp_path: Path, graphite_pair: Servers) -> None:
+    path = tmp_path / "live.json"
+    path.write_text(board('{"title": "p", "targets": ["web.*.requests", "no.such.metric"]}'))
+    problems = live_problems(path, graphite_pair.ours)
+    assert [str(p) for p in problems] == [
+        f"{path}:4:50: rows[0].panels[0].targets[1]: 'no.such.metric' returns no series"
+        f" from {graphite_pair.ours}"
+    ]
