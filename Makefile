@@ -10,6 +10,9 @@ NPM_STAMP := $(if $(wildcard package.json),node_modules/.installed)
 GRAPHITE_VENV  := .venv-graphite
 GRAPHITE_STAMP := $(GRAPHITE_VENV)/.installed
 DATA_DIR ?= var
+# The browser tests drive Debian's Chromium; installed when missing (root, or sudo).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: setup run test lint typecheck pytest bench clean
 
@@ -26,8 +29,15 @@ $(GRAPHITE_STAMP): tests/graphite-web-requirements.txt
 		--disable-pip-version-check -r tests/graphite-web-requirements.txt
 	touch $@
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --omit=optional
+	mkdir -p monitor/web/static/vendor
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
+		monitor/web/static/vendor/
 	touch $@
 
 run: setup
@@ -41,7 +51,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup $(GRAPHITE_STAMP)
+pytest: setup $(GRAPHITE_STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -74,6 +74,13 @@ class GraphiteSettings:
 
 
 @dataclass(frozen=True)
+class DashboardsSettings:
+    """``[dashboards]``: where the dashboard files are (relative to the working directory)."""
+
+    dir: Path = Path("dashboards")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything ``monitor up`` and the parts it runs need to know."""
 
@@ -82,6 +89,7 @@ class Config:
     http: HttpConfig = HttpConfig()
     statsd: StatsdSettings = field(default_factory=StatsdSettings)
     graphite: GraphiteSettings = field(default_factory=GraphiteSettings)
+    dashboards: DashboardsSettings = field(default_factory=DashboardsSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     carbon: CarbonSettings = field(default_factory=CarbonSettings)
 

@@ -42,10 +42,7 @@ __all__ = ["Running", "StartupError", "serve", "start", "start_statsd"]
 log = logging.getLogger("monitor.up")
 
 #: Parts of the stack not in this build yet, shown on the status page as such.
-PLANNED = (
-    ("dashboards", "JSON files in dashboards/, drawn with deploy markers"),
-    ("supergrep", "live, regex-filtered logs in the browser"),
-)
+PLANNED = (("supergrep", "live, regex-filtered logs in the browser"),)
 
 
 class StartupError(Exception):
@@ -143,6 +140,12 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
             PartStatus("statsd daemon", "running", describe_statsd(statsd)),
             PartStatus("Graphite store", "running", describe_store(store, receiver)),
             PartStatus(
+                "dashboards",
+                "running",
+                f"files in {config.dashboards.dir}",
+                f"{here}dashboards" if here else None,
+            ),
+            PartStatus(
                 "Graphite API",
                 "running",
                 "/render, /metrics/find, /metrics/expand, /events/, /events/get_data",
@@ -158,6 +161,7 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
         upstream=config.graphite.upstream,
         upstream_auth=config.graphite.upstream_auth,
         token=config.http.token,
+        dashboards=config.dashboards.dir,
     )
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

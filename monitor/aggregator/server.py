@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import select
 import socket
@@ -249,11 +250,16 @@ class StatsdServer:
     async def _flush_loop(self) -> None:
         interval = self.settings.flush_interval / 1000
         start = round_half_up(self.started)  # node aligns flushes to its startup second
+        due = start + (math.floor((self.wall() - start) / interval) + 1) * interval
         while True:
-            now = self.wall()
-            ahead = start + (int((now - start) / interval) + 1) * interval
-            await asyncio.sleep(max(0.0, ahead - now))
+            # The loop sleeps on the monotonic clock, the schedule is on the wall clock:
+            # never flush before the wall clock reaches the slot (no early double flush).
+            while (now := self.wall()) < due:
+                await asyncio.sleep(due - now)
             self.flush()
+            due += interval
+            if due <= self.wall():  # fell behind (a stalled machine): skip to the next slot
+                due = start + (math.floor((self.wall() - start) / interval) + 1) * interval
 
     def flush(self) -> Flush:
         """Flush now: compute, hand to every sink, log bad lines seen since the last one."""

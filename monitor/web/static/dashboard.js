@@ -1,0 +1,356 @@
+// One dashboard: panels drawn with uPlot from the same-origin Graphite render API, with
+// deploy markers from Graphite events or deploys.* metrics laid over every time panel.
+// Everything from files or metrics is put on the page as text (textContent), never HTML.
+"use strict";
+(function () {
+  const app = document.getElementById("app");
+  const id = app.dataset.dashboard;
+  const PALETTE = ["#1f78c1", "#e24d42", "#7eb26d", "#eab839", "#6ed0e0", "#ef843c",
+                   "#705da0", "#508642", "#cca300", "#447ebc"];
+  const PRESETS = [["-1h", "1 hour"], ["-6h", "6 hours"], ["-24h", "24 hours"],
+                   ["-7d", "7 days"], ["-30d", "30 days"]];
+  const params = new URLSearchParams(location.search);
+  let spec = null;
+  let version = null;
+  let refreshTimer = null;
+  const plots = [];
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "text") node.textContent = value;
+      else if (key === "class") node.className = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  function setParam(key, value) {
+    if (value === null || value === undefined || value === "") params.delete(key);
+    else params.set(key, value);
+    history.replaceState(null, "", "?" + params.toString());
+  }
+
+  function range() {
+    const time = spec.time || {};
+    return {from: params.get("from") || time.from || "-6h",
+            until: params.get("until") || time.until || "now"};
+  }
+
+  function variableValues() {
+    const values = {};
+    for (const v of spec.variables || []) {
+      values[v.name] = params.get("var-" + v.name) || v.default || (v.values ? v.values[0] : "*");
+    }
+    return values;
+  }
+
+  function substitute(target, values) {
+    return target.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, name) =>
+      name in values ? values[name] : all);
+  }
+
+  function safeUrl(url) {
+    return /^(https?:\/\/|\/)/.test(url) ? url : null;
+  }
+
+  async function render(targets, width) {
+    const body = new URLSearchParams();
+    const {from, until} = range();
+    for (const t of targets) body.append("target", t);
+    body.append("from", from);
+    body.append("until", until);
+    body.append("format", "json");
+    body.append("maxDataPoints", String(Math.max(10, Math.round(width))));
+    const response = await fetch("/render", {method: "POST", body});
+    const answer = await response.json().catch(() => null);
+    if (!response.ok) throw new Error((answer && answer.error) || response.statusText);
+    return answer;
+  }
+
+  async function deployMarks() {
+    const hidden = new Set((params.get("hide") || "").split(",").filter(Boolean));
+    const {from, until} = range();
+    const values = variableValues();
+    const marks = [];
+    for (const [index, source] of (spec.deploys || []).entries()) {
+      if (source.enabled === false || hidden.has(source.name)) continue;
+      const color = source.color || PALETTE[(index + 3) % PALETTE.length];
+      try {
+        if (source.events) {
+          const query = new URLSearchParams({tags: source.events.join(" "), from, until});
+          const events = await (await fetch("/events/get_data?" + query)).json();
+          for (const e of events) {
+            let data = {};
+            try { data = JSON.parse(e.data || "{}"); } catch (err) { data = {text: e.data}; }
+            marks.push({ts: e.when, source: source.name, color, what: e.what, data});
+          }
+        } else {
+          const series = await render([substitute(source.metric, values)], 2000);
+          for (const s of series) {
+            for (const [value, ts] of s.datapoints) {
+              if (value > 0) marks.push({ts, source: source.name, color, what: s.target, data: {}});
+            }
+          }
+        }
+      } catch (err) {
+        marks.push({error: source.name + ": " + err.message});
+      }
+    }
+    return marks;
+  }
+
+  function stack(series) {
+    const totals = series.length ? series[0].map(() => 0) : [];
+    return series.map((values) => values.map((v, i) =>
+      (v === null || v === undefined ? null : (totals[i] += v))));
+  }
+
+  function panelMarks(panel, marks) {
+    if (panel.deploys === false || panel.kind === "single" || panel.kind === "table") return [];
+    if (Array.isArray(panel.deploys)) return marks.filter((m) => panel.deploys.includes(m.source));
+    return marks;
+  }
+
+  function drawThresholds(u, panel, layer) {
+    for (const threshold of panel.thresholds || []) {
+      const line = el("div", {class: "threshold", "data-value": String(threshold.value)});
+      line.style.top = u.valToPos(threshold.value, "y") + "px";
+      line.style.borderColor = threshold.color || "#e24d42";
+      layer.append(line);
+    }
+  }
+
+  function drawMarkers(u, marks, layer) {
+    layer.replaceChildren();
+    const [min, max] = [u.scales.x.min, u.scales.x.max];
+    for (const mark of marks) {
+      if (mark.error || mark.ts < min || mark.ts > max) continue;
+      const left = u.valToPos(mark.ts, "x");
+      const line = el("div", {class: "deploy-mark", "data-ts": String(mark.ts),
+                              "data-source": mark.source});
+      line.style.left = left + "px";
+      line.style.borderColor = mark.color;
+      const card = el("div", {class: "deploy-card"},
+        el("strong", {text: mark.what || "deploy"}),
+        el("div", {text: new Date(mark.ts * 1000).toLocaleString()}),
+        mark.data.who ? el("div", {text: "by " + mark.data.who}) : null,
+        mark.data.sha ? el("div", {text: "sha " + mark.data.sha}) : null);
+      const url = mark.data.url && safeUrl(mark.data.url);
+      if (url) card.append(el("a", {href: url, rel: "noopener noreferrer", target: "_blank",
+                                    text: url}));
+      line.append(card);
+      layer.append(line);
+    }
+  }
+
+  function summary(values) {
+    const known = values.filter((v) => v !== null && v !== undefined);
+    if (!known.length) return {current: null, min: null, max: null, avg: null};
+    return {current: known[known.length - 1], min: Math.min(...known),
+            max: Math.max(...known), avg: known.reduce((a, b) => a + b, 0) / known.length};
+  }
+
+  function format(value, panel) {
+    if (value === null || value === undefined) return "–";
+    const decimals = panel.decimals ?? (Math.abs(value) >= 100 ? 0 : 2);
+    const units = {percent: "%", ms: " ms", s: " s", bytes: " B", bits: " b",
+                   reqps: " req/s", ops: " ops/s"};
+    return value.toFixed(decimals) + (units[panel.unit] || "");
+  }
+
+  async function drawPanel(panel, box, marks) {
+    const body = box.querySelector(".panel-body");
+    const values = variableValues();
+    const targets = panel.targets.map((t) => (typeof t === "string" ? {target: t} : t));
+    const shown = targets.filter((t) => !t.hidden);
+    const width = Math.max(200, body.clientWidth);
+    let series;
+    try {
+      const requests = shown.map((t) => substitute(t.target, values));
+      series = await render(requests, width);
+      if (panel.compare) {
+        const shifted = await render(
+          requests.map((t) => "timeShift(" + t + ",'" + panel.compare + "')"), width);
+        series = series.concat(shifted.map((s) => Object.assign(s, {compare: true})));
+      }
+    } catch (err) {
+      body.replaceChildren(el("p", {class: "panel-error", text: err.message}));
+      box.dataset.state = "error";
+      return;
+    }
+    box.dataset.series = String(series.length);
+    if (!series.length) {
+      body.replaceChildren(el("p", {class: "panel-empty", text: "No data"}));
+      box.dataset.state = "drawn";
+      return;
+    }
+    const labels = series.map((s, i) => {
+      const t = shown[Math.min(i, shown.length - 1)];
+      const base = (series.length === shown.length && t.alias) ? t.alias : s.target;
+      return s.compare ? base + " (" + panel.compare + " ago)" : base;
+    });
+    const colors = series.map((s, i) =>
+      (series.length === shown.length && shown[i].color) || PALETTE[i % PALETTE.length]);
+    const xs = series[0].datapoints.map((p) => p[1]);
+    let ys = series.map((s) => {
+      const byTs = new Map(s.datapoints.map(([v, ts]) => [ts, v]));
+      return xs.map((x) => (byTs.has(x) ? byTs.get(x) : null));
+    });
+    if (panel.kind === "single") {
+      const stat = summary(ys[0]);
+      body.replaceChildren(el("div", {class: "single-value", text: format(stat.current, panel)}));
+      box.dataset.state = "drawn";
+      return;
+    }
+    if (panel.kind === "table") {
+      const table = el("table", {class: "panel-table"},
+        el("tr", {}, el("th", {text: "series"}), el("th", {text: "current"}),
+           el("th", {text: "min"}), el("th", {text: "max"}), el("th", {text: "avg"})));
+      ys.forEach((values, i) => {
+        const stat = summary(values);
+        table.append(el("tr", {}, el("td", {text: labels[i]}),
+          el("td", {text: format(stat.current, panel)}), el("td", {text: format(stat.min, panel)}),
+          el("td", {text: format(stat.max, panel)}), el("td", {text: format(stat.avg, panel)})));
+      });
+      body.replaceChildren(table);
+      box.dataset.state = "drawn";
+      return;
+    }
+    if (panel.kind === "stacked") ys = stack(ys);
+    const layer = el("div", {class: "deploy-layer"});
+    const ownMarks = panelMarks(panel, marks);
+    const y = panel.y || {};
+    const options = {
+      width, height: panel.height || 240,
+      cursor: {sync: {key: "dashboard"}},
+      scales: {x: {time: true},
+               y: {distr: y.log ? 3 : 1,
+                   range: (u, min, max) => [y.min ?? Math.min(0, min), y.max ?? max]}},
+      axes: [{}, {values: (u, ticks) => ticks.map((t) => format(t, panel))}],
+      legend: {show: !(panel.legend && panel.legend.show === false)},
+      series: [{}].concat(labels.map((label, i) => ({
+        label, stroke: colors[i],
+        fill: ["area", "stacked"].includes(panel.kind) ? colors[i] + "33" : undefined,
+        paths: panel.kind === "bars" ? uPlot.paths.bars({size: [0.8]}) : undefined,
+        dash: series[i].compare ? [6, 4] : undefined,
+        value: (u, v) => format(v, panel),
+      }))),
+      hooks: {draw: [(u) => { drawMarkers(u, ownMarks, layer); drawThresholds(u, panel, layer); }]},
+    };
+    body.replaceChildren();
+    const plot = new uPlot(options, [xs, ...ys], body);
+    plot.over.append(layer);
+    plots.push(plot);
+    box.dataset.state = "drawn";
+  }
+
+  function header() {
+    const {from} = range();
+    const picker = el("select", {id: "time-range", "aria-label": "Time range"});
+    for (const [value, label] of PRESETS) picker.append(el("option", {value, text: label}));
+    if (!PRESETS.some(([value]) => value === from)) picker.append(el("option", {value: from, text: from}));
+    picker.value = from;
+    picker.addEventListener("change", () => { setParam("from", picker.value); draw(); });
+    const controls = el("div", {class: "controls"}, picker);
+    for (const v of spec.variables || []) {
+      const select = el("select", {id: "var-" + v.name, "aria-label": v.label || v.name});
+      const current = variableValues()[v.name];
+      const fill = (options) => {
+        for (const option of (v.all ? ["*"] : []).concat(options)) {
+          select.append(el("option", {value: option, text: option === "*" ? "all" : option}));
+        }
+        select.value = current;
+      };
+      if (v.values) fill(v.values);
+      else fetch("/metrics/find?format=completer&query=" + encodeURIComponent(v.query))
+        .then((r) => r.json()).then((r) => fill(r.metrics.filter((m) => m.path).map((m) => m.name)))
+        .catch(() => fill([]));
+      select.addEventListener("change", () => { setParam("var-" + v.name, select.value); draw(); });
+      controls.append(el("label", {text: (v.label || v.name) + " "}, select));
+    }
+    const hidden = new Set((params.get("hide") || "").split(",").filter(Boolean));
+    for (const source of spec.deploys || []) {
+      const box = el("input", {type: "checkbox", "data-source": source.name});
+      box.checked = !hidden.has(source.name) && source.enabled !== false;
+      box.addEventListener("change", () => {
+        box.checked ? hidden.delete(source.name) : hidden.add(source.name);
+        setParam("hide", Array.from(hidden).join(","));
+        draw();
+      });
+      const swatch = el("span", {class: "swatch"});
+      swatch.style.background = source.color || "#e24d42";
+      controls.append(el("label", {class: "deploy-toggle"}, box, swatch,
+                         document.createTextNode(" " + source.name)));
+    }
+    const title = el("h1", {}, el("a", {href: "/dashboards", text: "dashboards"}),
+                     document.createTextNode(" / " + spec.title));
+    const links = el("nav", {class: "links"});
+    for (const link of spec.links || []) {
+      const url = safeUrl(link.url);
+      if (url) links.append(el("a", {href: url, rel: "noopener noreferrer", text: link.title}));
+    }
+    return el("header", {}, title,
+              spec.description ? el("p", {class: "hint", text: spec.description}) : null,
+              controls, links);
+  }
+
+  async function draw() {
+    for (const plot of plots.splice(0)) plot.destroy();
+    const grid = el("main", {class: "rows"});
+    app.replaceChildren(header(), grid);
+    const boxes = [];
+    for (const row of spec.rows) {
+      const section = el("section", {class: "row"});
+      if (row.title) section.append(el("h2", {text: row.title}));
+      const panels = el("div", {class: "panels"});
+      for (const panel of row.panels) {
+        const box = el("article", {class: "panel", "data-state": "loading",
+                                   "data-panel": panel.id || panel.title});
+        box.style.gridColumn = "span " + (panel.width || 6);
+        box.append(el("h3", {text: panel.title}), el("div", {class: "panel-body"},
+                   el("p", {class: "loading", text: "Loading…"})));
+        panels.append(box);
+        boxes.push([panel, box]);
+      }
+      section.append(panels);
+      grid.append(section);
+    }
+    const marks = await deployMarks();
+    await Promise.all(boxes.map(([panel, box]) => drawPanel(panel, box, marks)));
+    app.dataset.state = "drawn";
+  }
+
+  async function load() {
+    const response = await fetch("/api/dashboards/" + encodeURIComponent(id));
+    const answer = await response.json();
+    if (!response.ok) {
+      app.replaceChildren(el("p", {class: "panel-error", text: answer.error}));
+      return false;
+    }
+    const changed = answer.version !== version;
+    spec = answer.spec;
+    version = answer.version;
+    return changed;
+  }
+
+  function schedule() {
+    clearInterval(refreshTimer);
+    const every = params.get("refresh") || spec.refresh || "off";
+    const match = /^(\d+)(s|m|h)$/.exec(every);
+    if (match) {
+      const ms = Number(match[1]) * {s: 1000, m: 60000, h: 3600000}[match[2]];
+      refreshTimer = setInterval(draw, ms);
+    }
+  }
+
+  load().then((ok) => {
+    if (!ok) return;
+    draw();
+    schedule();
+    setInterval(async () => {  // a changed file on disk redraws the page
+      if (await load()) { app.dataset.state = "loading"; draw(); schedule(); }
+    }, 3000);
+  });
+})();
