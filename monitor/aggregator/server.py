@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import select
 import socket
@@ -250,16 +249,15 @@ class StatsdServer:
     async def _flush_loop(self) -> None:
         interval = self.settings.flush_interval / 1000
         start = round_half_up(self.started)  # node aligns flushes to its startup second
-        due = start + (math.floor((self.wall() - start) / interval) + 1) * interval
         while True:
-            # The loop sleeps on the monotonic clock, the schedule is on the wall clock:
-            # never flush before the wall clock reaches the slot (no early double flush).
+            # node's getFlushTimeout: the slot after the nearest one (Math.round), so the
+            # first flush comes one interval after the start second, and an early or late
+            # wake-up never makes a double flush or a skipped one.
+            due = start + (round_half_up((self.wall() - start) / interval) + 1) * interval
+            # asyncio sleeps on the monotonic clock; the schedule is the wall clock's.
             while (now := self.wall()) < due:
                 await asyncio.sleep(due - now)
             self.flush()
-            due += interval
-            if due <= self.wall():  # fell behind (a stalled machine): skip to the next slot
-                due = start + (math.floor((self.wall() - start) / interval) + 1) * interval
 
     def flush(self) -> Flush:
         """Flush now: compute, hand to every sink, log bad lines seen since the last one."""
