@@ -26,10 +26,30 @@
     return node;
   }
 
-  function setParam(key, value) {
+  function setParam(key, value, push) {
     if (value === null || value === undefined || value === "") params.delete(key);
     else params.set(key, value);
-    history.replaceState(null, "", "?" + params.toString());
+    history[push ? "pushState" : "replaceState"](null, "", "?" + params.toString());
+  }
+
+  function zoomTo(min, max) {
+    // A drag-selection becomes the dashboard's range; the browser's Back undoes it.
+    setParam("from", String(Math.floor(min)));
+    setParam("until", String(Math.ceil(max)), true);
+    draw();
+  }
+
+  window.addEventListener("popstate", () => {
+    for (const key of Array.from(params.keys())) params.delete(key);
+    for (const [key, value] of new URLSearchParams(location.search)) params.set(key, value);
+    draw();
+  });
+
+  function csvUrl(targets) {
+    const {from, until} = range();
+    const query = new URLSearchParams({from, until, format: "csv"});
+    for (const t of targets) query.append("target", t);
+    return "/render?" + query.toString();
   }
 
   function range() {
@@ -224,7 +244,7 @@
     const y = panel.y || {};
     const options = {
       width, height: panel.height || 240,
-      cursor: {sync: {key: "dashboard"}},
+      cursor: {sync: {key: "dashboard"}, drag: {x: true, y: false, setScale: false}},
       scales: {x: {time: true},
                y: {distr: y.log ? 3 : 1,
                    range: (u, min, max) => [y.min ?? Math.min(0, min), y.max ?? max]}},
@@ -237,7 +257,13 @@
         dash: series[i].compare ? [6, 4] : undefined,
         value: (u, v) => format(v, panel),
       }))),
-      hooks: {draw: [(u) => { drawMarkers(u, ownMarks, layer); drawThresholds(u, panel, layer); }]},
+      hooks: {
+        draw: [(u) => { drawMarkers(u, ownMarks, layer); drawThresholds(u, panel, layer); }],
+        setSelect: [(u) => {
+          if (u.select.width < 5) return;
+          zoomTo(u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x"));
+        }],
+      },
     };
     body.replaceChildren();
     const plot = new uPlot(options, [xs, ...ys], body);
@@ -247,12 +273,19 @@
   }
 
   function header() {
-    const {from} = range();
+    const {from, until} = range();
     const picker = el("select", {id: "time-range", "aria-label": "Time range"});
     for (const [value, label] of PRESETS) picker.append(el("option", {value, text: label}));
-    if (!PRESETS.some(([value]) => value === from)) picker.append(el("option", {value: from, text: from}));
+    if (!PRESETS.some(([value]) => value === from)) {
+      const absolute = (t) => (/^\d+$/.test(t) ? new Date(Number(t) * 1000).toLocaleString() : t);
+      picker.append(el("option", {value: from, text: absolute(from) + " – " + absolute(until)}));
+    }
     picker.value = from;
-    picker.addEventListener("change", () => { setParam("from", picker.value); draw(); });
+    picker.addEventListener("change", () => {
+      setParam("until", null);
+      setParam("from", picker.value, true);
+      draw();
+    });
     const controls = el("div", {class: "controls"}, picker);
     for (const v of spec.variables || []) {
       const select = el("select", {id: "var-" + v.name, "aria-label": v.label || v.name});
@@ -296,7 +329,20 @@
               controls, links);
   }
 
+  function withPanel(key) {
+    const copy = new URLSearchParams(params);
+    copy.set("panel", key);
+    return copy.toString();
+  }
+
+  function withoutPanel() {
+    const copy = new URLSearchParams(params);
+    copy.delete("panel");
+    return copy.toString();
+  }
+
   async function draw() {
+    const only = params.get("panel");
     for (const plot of plots.splice(0)) plot.destroy();
     const grid = el("main", {class: "rows"});
     app.replaceChildren(header(), grid);
@@ -305,17 +351,26 @@
       const section = el("section", {class: "row"});
       if (row.title) section.append(el("h2", {text: row.title}));
       const panels = el("div", {class: "panels"});
-      for (const panel of row.panels) {
-        const box = el("article", {class: "panel", "data-state": "loading",
-                                   "data-panel": panel.id || panel.title});
-        box.style.gridColumn = "span " + (panel.width || 6);
-        box.append(el("h3", {text: panel.title}), el("div", {class: "panel-body"},
+      for (let panel of row.panels) {
+        const key = panel.id || panel.title;
+        if (only && only !== key) continue;
+        const box = el("article", {class: "panel", "data-state": "loading", "data-panel": key});
+        box.style.gridColumn = "span " + (only ? 12 : (panel.width || 6));
+        if (only) panel = Object.assign({}, panel, {width: 12, height: 480});
+        const values = variableValues();
+        const targets = panel.targets.map((t) => substitute(typeof t === "string" ? t : t.target, values));
+        const tools = el("span", {class: "panel-tools"},
+          el("a", {href: csvUrl(targets), class: "csv", text: "CSV", download: key + ".csv"}),
+          only ? el("a", {href: "?" + withoutPanel(), class: "back", text: "back"})
+               : el("a", {href: "?" + withPanel(key), class: "full", text: "full size"}));
+        box.append(el("h3", {}, el("span", {class: "panel-title", text: panel.title}), tools),
+                   el("div", {class: "panel-body"},
                    el("p", {class: "loading", text: "Loading…"})));
         panels.append(box);
         boxes.push([panel, box]);
       }
       section.append(panels);
-      grid.append(section);
+      if (panels.childElementCount) grid.append(section);
     }
     const marks = await deployMarks();
     await Promise.all(boxes.map(([panel, box]) => drawPanel(panel, box, marks)));

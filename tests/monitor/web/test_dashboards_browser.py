@@ -202,7 +202,7 @@ def test_toggles_and_time_range_live_in_the_url(site: Site, browser: Any) -> Non
 
 def test_text_from_files_is_text_never_markup(site: Site, browser: Any) -> None:
     page = _open(browser, f"{site.url}/dashboards/test")
-    assert page.locator("[data-panel=lines] h3").inner_text() == EVIL
+    assert page.locator("[data-panel=lines] .panel-title").inner_text() == EVIL
     assert page.evaluate("window.pwned") is None
     assert page.errors == []
     page.close()
@@ -225,7 +225,7 @@ def test_a_changed_file_reloads_the_page(site: Site, browser: Any) -> None:
     changed["rows"][0]["panels"][1]["title"] = "bars, renamed"
     (site.boards / "test.json").write_text(json.dumps(changed))
     try:
-        expect(page.locator("[data-panel=bars] h3")).to_have_text(
+        expect(page.locator("[data-panel=bars] .panel-title")).to_have_text(
             "bars, renamed", timeout=15_000 * UNIT
         )
     finally:
@@ -236,4 +236,35 @@ def test_a_changed_file_reloads_the_page(site: Site, browser: Any) -> None:
 def test_shared_view_has_no_csp_violations(site: Site, browser: Any) -> None:
     page = _open(browser, f"{site.url}/dashboards/test")
     assert not any("Content Security Policy" in e for e in page.errors)
+    page.close()
+
+
+def test_drag_zooms_and_back_returns(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/test")
+    over = page.locator("[data-panel=lines] .u-over").bounding_box()
+    y = over["y"] + over["height"] / 2
+    page.mouse.move(over["x"] + over["width"] * 0.5, y)
+    page.mouse.down()
+    page.mouse.move(over["x"] + over["width"] * 0.75, y, steps=5)
+    page.mouse.up()
+    expect(page.locator("#app[data-state=drawn]")).to_have_count(1)
+    page.wait_for_url(lambda url: "until=" in url)
+    query = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
+    span = int(query["until"]) - int(query["from"])
+    assert 0.15 * 7200 < span < 0.35 * 7200  # a quarter of the two hours
+    page.go_back()
+    page.wait_for_url(lambda url: "until=" not in url)
+    page.close()
+
+
+def test_full_size_panel_and_csv_export(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/test")
+    csv_href = page.locator("[data-panel=bars] a.csv").get_attribute("href") or ""
+    body = urllib.request.urlopen(f"{site.url}{csv_href}").read().decode()
+    assert body.startswith("test.web.host1.requests,")
+    page.locator("[data-panel=bars] a.full").click()
+    page.wait_for_url(lambda url: "panel=bars" in url)
+    page.wait_for_selector("#app[data-state=drawn]")
+    expect(page.locator("article.panel")).to_have_count(1)
+    assert page.locator("[data-panel=bars] .u-over").bounding_box()["width"] > 1000
     page.close()
