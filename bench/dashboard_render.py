@@ -1,0 +1,117 @@
+"""A 20-panel dashboard over 7 days of 10 s data, drawn in headless Chromium.
+
+Method (issue #5): 200 series x 7 days at 10 s are written as whisper files; ``monitor
+up`` serves them with a 20-panel dashboard (10 series per panel, maxDataPoints = panel
+width). Debian's Chromium (Playwright) loads the page ``--loads`` times; each load is
+timed from navigation to every panel drawn (``#app[data-state=drawn]``). The render
+API's share is the sum of the page's ``/render`` request durations divided by the
+wall time; the browser's share is the rest. Medians.
+
+    .venv/bin/python bench/dashboard_render.py [--loads 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.store.rules import RetentionRule, StoreSettings  # noqa: E402
+from monitor.store.whisper_store import WhisperStore  # noqa: E402
+from tests.graphite_web import _free_port  # noqa: E402
+
+
+def write(whisper: Path, now: int) -> None:
+    settings = StoreSettings(
+        retentions=(RetentionRule("bench", ".*", "10s:8d"),), max_pending=200_000_000
+    )
+    store = WhisperStore(whisper, settings, clock=lambda: now)
+    store.start()
+    start = now - 7 * 86400
+    for group in range(20):
+        for host in range(10):
+            name = f"bench.group{group:02d}.host{host}.value"
+            store.add((name, float((i * 7 + host) % 100), ts)
+                      for i, ts in enumerate(range(start, now, 10)))  # fmt: skip
+    store.stop()
+
+
+def dashboard() -> dict[str, object]:
+    panels = [
+        {"id": f"p{g}", "title": f"group {g}", "targets": [f"bench.group{g:02d}.*.value"],
+         "width": 6}
+        for g in range(20)
+    ]  # fmt: skip
+    return {"title": "bench", "time": {"from": "-7d"}, "rows": [{"panels": panels}]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loads", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        now = int(time.time())
+        started = time.perf_counter()
+        write(data / "whisper", now)
+        print(f"wrote 200 series x 7 days in {time.perf_counter() - started:.0f} s")
+        boards = data / "dashboards"
+        boards.mkdir()
+        (boards / "bench.json").write_text(json.dumps(dashboard()))
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data),
+             "--set", f"http.port={port}", "--set", "statsd.port=0", "--set",
+             "statsd.mgmt_port=0", "--set", "carbon.port=0", "--set", f"dashboards.dir={boards}"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        totals, api_shares = [], []
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/bin/chromium",
+                    args=["--headless", "--no-sandbox", "--disable-gpu"],
+                )
+                for i in range(args.loads + 1):  # the first load warms caches: dropped
+                    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+                    began = time.perf_counter()
+                    page.goto(f"http://127.0.0.1:{port}/dashboards/bench")
+                    page.wait_for_selector("#app[data-state=drawn]", timeout=120_000)
+                    total = time.perf_counter() - began
+                    api = page.evaluate(
+                        "performance.getEntriesByType('resource')"
+                        ".filter(e => e.name.includes('/render'))"
+                        ".reduce((a, e) => a + e.duration, 0) / 1000"
+                    )
+                    if i:
+                        totals.append(total)
+                        api_shares.append(api)
+                    page.close()
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait()
+    total = statistics.median(totals)
+    api = statistics.median(api_shares)
+    print(f"\n{args.loads} loads (first dropped), medians:\n")
+    print("| navigation to all 20 panels drawn | render API (sum of request times) |")
+    print("|---:|---:|")
+    print(f"| {total * 1000:.0f} ms | {api * 1000:.0f} ms |")
+    print("\nRequests run concurrently, so the API sum can exceed the wall time.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
