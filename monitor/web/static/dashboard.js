@@ -7,7 +7,8 @@
   const id = app.dataset.dashboard;
   const PALETTE = ["#1f78c1", "#e24d42", "#7eb26d", "#eab839", "#6ed0e0", "#ef843c",
                    "#705da0", "#508642", "#cca300", "#447ebc"];
-  const PRESETS = [["-1h", "1 hour"], ["-6h", "6 hours"], ["-24h", "24 hours"],
+  const PRESETS = [["-15min", "15 minutes"], ["-1h", "1 hour"], ["-3h", "3 hours"],
+                   ["-6h", "6 hours"], ["-12h", "12 hours"], ["-24h", "24 hours"],
                    ["-7d", "7 days"], ["-30d", "30 days"]];
   const params = new URLSearchParams(location.search);
   let spec = null;
