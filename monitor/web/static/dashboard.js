@@ -33,8 +33,14 @@
     history[push ? "pushState" : "replaceState"](null, "", "?" + params.toString());
   }
 
+  let zooming = false;
+
   function zoomTo(min, max) {
     // A drag-selection becomes the dashboard's range; the browser's Back undoes it.
+    // Synced plots all report the same selection in one tick: apply it once.
+    if (zooming) return;
+    zooming = true;
+    setTimeout(() => { zooming = false; }, 0);
     setParam("from", String(Math.floor(min)));
     setParam("until", String(Math.ceil(max)), true);
     draw();
@@ -161,7 +167,8 @@
       const url = mark.data.url && safeUrl(mark.data.url);
       if (url) card.append(el("a", {href: url, rel: "noopener noreferrer", target: "_blank",
                                     text: url}));
-      line.append(card);
+      // The line lets drags through (zoom works across it); its flag holds the hover card.
+      line.append(el("div", {class: "deploy-flag"}), card);
       layer.append(line);
     }
   }

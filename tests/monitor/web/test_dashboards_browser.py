@@ -174,7 +174,7 @@ def test_deploy_markers_sit_at_their_times_with_hover_text(site: Site, browser: 
         expected = (ts - xs[0]) / (xs[1] - xs[0]) * width
         assert abs(left - expected) < 0.03 * width, (ts, left, expected)
     web_mark = page.locator("[data-panel=lines] .deploy-mark[data-source=web]").first
-    web_mark.hover()
+    web_mark.locator(".deploy-flag").hover()
     card = web_mark.locator(".deploy-card")
     assert "by alice" in card.inner_text()
     assert "sha abc123" in card.inner_text()
