@@ -167,16 +167,22 @@ class _Parser:
             at += 1
         return at >= len(self.text) or self.text[at] in ",)"
 
+    def _escape(self, out: list[str]) -> bool:
+        """Take a backslash and the character it escapes, if one starts here."""
+        if self.text[self.i] == "\\" and self.i + 1 < len(self.text):
+            out.append(self.text[self.i + 1])
+            self.i += 2
+            return True
+        return False
+
     def string(self, quote: str) -> str:
         start = self.i
         self.i += 1
-        out = []
+        out: list[str] = []
         while self.i < len(self.text):
-            char = self.text[self.i]
-            if char == "\\" and self.i + 1 < len(self.text):
-                out.append(self.text[self.i + 1])
-                self.i += 2
+            if self._escape(out):
                 continue
+            char = self.text[self.i]
             if char == quote:
                 self.i += 1
                 return "".join(out)
@@ -187,14 +193,12 @@ class _Parser:
     def path(self) -> Path:
         self.skip()
         start = self.i
-        out = []
+        out: list[str] = []
         depth = 0
         while self.i < len(self.text):
-            char = self.text[self.i]
-            if char == "\\" and self.i + 1 < len(self.text):
-                out.append(self.text[self.i + 1])
-                self.i += 2
+            if self._escape(out):
                 continue
+            char = self.text[self.i]
             if char == "{":
                 depth += 1
             elif char == "}":

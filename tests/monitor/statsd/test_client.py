@@ -337,7 +337,6 @@ def test_host_is_looked_up_again_after_the_ttl(
     second.close()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_opens_its_own_socket(client: Client, udp: UdpListener) -> None:
     client.incr("parent")
     _, parent_addr = udp.recv()
