@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import whisper
+
 from monitor.render.glob import node_matcher, path_matches
 from monitor.store.events import EventStore
-from monitor.store.whisper_store import Fetched, WhisperStore
+from monitor.store.whisper_store import Fetched, InvalidPath, WhisperStore, file_path
 
 __all__ = ["StoreEvents", "StoreFinder"]
 
@@ -62,6 +64,19 @@ class StoreFinder:
     def fetch(self, path: str, start: int, end: int) -> Fetched | None:
         """Values of one series, the store's cache merged in."""
         return self.store.fetch(path, start, end)
+
+    def interval(self, path: str) -> tuple[float, float]:
+        """The time span a leaf can answer for, as graphite-web's whisper reader gives it
+        in ``/metrics/find?format=json``: from now minus the file's longest retention to
+        its last write (the file's mtime; now for a series still only in the cache)."""
+        now = self.store.clock()
+        try:
+            file = file_path(self.store.root, path)
+            retention = whisper.info(str(file))["maxRetention"]
+            return now - retention, max(file.stat().st_mtime, now - retention)
+        except (InvalidPath, OSError, whisper.WhisperException):
+            archives, _, _ = self.store.rules.for_metric(path)
+            return now - max(step * points for step, points in archives), now
 
 
 class StoreEvents:

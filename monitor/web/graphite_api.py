@@ -179,12 +179,21 @@ async def _find(request: web.Request) -> web.Response:
         names = sorted({path.split(".")[position] for path, _ in nodes})
         return _maybe_jsonp(params, json.dumps({"nodes": names}))
     if fmt == "json":
-        out = [
-            {"path": path, "is_leaf": leaf, **({"intervals": []} if leaf else {})}
-            for path, leaf in sorted(nodes)
-        ]
+        out = await asyncio.to_thread(_find_json, graphite.finder, nodes)
         return _maybe_jsonp(params, json.dumps(out))
     return _error(f"Invalid value for 'format': {fmt}")
+
+
+def _find_json(finder: StoreFinder, nodes: list[tuple[str, bool]]) -> list[dict[str, Any]]:
+    """``format=json``: path and leaf flag, and for leaves the span they hold data for."""
+    out: list[dict[str, Any]] = []
+    for path, leaf in sorted(nodes):
+        entry: dict[str, Any] = {"path": path, "is_leaf": leaf}
+        if leaf:
+            start, end = finder.interval(path)
+            entry["intervals"] = [{"start": start, "end": end}]
+        out.append(entry)
+    return out
 
 
 def _tree_json(query: str, nodes: list[tuple[str, bool]], wildcards: bool) -> list[dict[str, Any]]:

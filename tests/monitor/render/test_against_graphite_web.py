@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from typing import Any
 
 import pytest
 
@@ -120,6 +121,24 @@ def test_find_matches(both: Servers, params: dict[str, str]) -> None:
     status_g, expected = get(f"{both.graphite}/metrics/find?{query}")
     status_o, actual = get(f"{both.ours}/metrics/find?{query}")
     assert (status_o, json.loads(actual)) == (status_g, json.loads(expected))
+
+
+def test_find_json_intervals_match(both: Servers) -> None:
+    """``format=json`` gives each leaf the span it holds data for; the two servers read the
+    clock a moment apart, so the bounds agree to within a few seconds."""
+    query = urllib.parse.urlencode({"query": "web.*.*", "format": "json"})
+    expected = json.loads(get(f"{both.graphite}/metrics/find?{query}")[1])
+    actual = json.loads(get(f"{both.ours}/metrics/find?{query}")[1])
+
+    def shape(nodes: list[dict[str, Any]]) -> list[tuple[str, bool, int]]:
+        return [(n["path"], n["is_leaf"], len(n.get("intervals", []))) for n in nodes]
+
+    assert shape(actual) == shape(expected)
+    assert any(n["is_leaf"] for n in actual)
+    for ours, theirs in zip(actual, expected, strict=True):
+        for mine, real in zip(ours.get("intervals", []), theirs.get("intervals", []), strict=True):
+            assert abs(mine["start"] - real["start"]) < 5
+            assert abs(mine["end"] - real["end"]) < 5
 
 
 def test_expand_and_index_match(both: Servers) -> None:
