@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 from monitor.aggregator.settings import StatsdSettings
 from monitor.store.receiver import CarbonSettings
 from monitor.store.rules import StoreSettings
+from supergrep.settings import SupergrepSettings
 
 __all__ = [
     "Config",
@@ -92,6 +93,7 @@ class Config:
     dashboards: DashboardsSettings = field(default_factory=DashboardsSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     carbon: CarbonSettings = field(default_factory=CarbonSettings)
+    supergrep: SupergrepSettings = field(default_factory=SupergrepSettings)
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:

@@ -36,14 +36,11 @@ from monitor.store.whisper_store import WhisperStore
 from monitor.web.app import make_app
 from monitor.web.graphite_api import Graphite
 from monitor.web.status import PartStatus
+from supergrep.server import Supergrep
 
 __all__ = ["Running", "StartupError", "serve", "start", "start_statsd"]
 
 log = logging.getLogger("monitor.up")
-
-#: Parts of the stack not in this build yet, shown on the status page as such.
-PLANNED = (("supergrep", "live, regex-filtered logs in the browser"),)
-
 
 class StartupError(Exception):
     """``monitor up`` could not start; the message says what to do."""
@@ -57,6 +54,7 @@ class Running:
     parts: AsyncExitStack
     statsd: StatsdServer
     store: WhisperStore
+    supergrep: Supergrep
 
     async def stop(self) -> None:
         """Stop every part, in reverse start order."""
@@ -132,6 +130,11 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
     parts.push_async_callback(receiver.stop)
     statsd = await start_statsd(config.statsd, [StoreSink(store)])
     parts.push_async_callback(statsd.stop)
+    supergrep = Supergrep(
+        config.supergrep, token=config.http.token, state_dir=config.data_dir / "supergrep"
+    )
+    await supergrep.start()
+    parts.push_async_callback(supergrep.stop)
 
     def status() -> Sequence[PartStatus]:
         here = url_holder[0] if url_holder else None
@@ -151,7 +154,12 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
                 "/render, /metrics/find, /metrics/expand, /events/, /events/get_data",
                 f"{here}render?target=stats_counts.*&from=-1h" if here else None,
             ),
-            *(PartStatus(name, "not built yet", detail) for name, detail in PLANNED),
+            PartStatus(
+                "supergrep",
+                "running",
+                supergrep.describe(),
+                f"{here}supergrep/streams" if here else None,
+            ),
         ]
 
     graphite = Graphite(StoreFinder(store), events, _zone(config.graphite.timezone))
@@ -162,6 +170,7 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
         upstream_auth=config.graphite.upstream_auth,
         token=config.http.token,
         dashboards=config.dashboards.dir,
+        supergrep=supergrep,
     )
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -177,7 +186,7 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in host else host
     url_holder.append(f"http://{shown}:{port}/")
-    return Running(url_holder[0], parts, statsd, store)
+    return Running(url_holder[0], parts, statsd, store, supergrep)
 
 
 def describe_store(store: WhisperStore, receiver: CarbonReceiver) -> str:

@@ -22,6 +22,7 @@ from monitor.web.dashboards_ui import add_dashboard_routes
 from monitor.web.graphite_api import Graphite, add_routes
 from monitor.web.proxy import add_proxy_routes
 from monitor.web.status import PartStatus, StatusSource
+from supergrep.server import Supergrep, add_supergrep_routes
 
 __all__ = ["STATUS", "make_app"]
 
@@ -68,6 +69,7 @@ def make_app(
     upstream_auth: str = "",
     token: str = "",
     dashboards: Path | None = None,
+    supergrep: Supergrep | None = None,
 ) -> web.Application:
     """Build the application.
 
@@ -83,6 +85,8 @@ def make_app(
         add_routes(app, graphite)
     if dashboards is not None:
         add_dashboard_routes(app, dashboards)
+    if supergrep is not None:
+        add_supergrep_routes(app, supergrep)
     app.router.add_get("/", _home)
     app.router.add_get("/status.json", _status_json)
     app.router.add_static("/static/", STATIC_DIR)

@@ -1,0 +1,194 @@
+"""Viewers' regex filters, run safely on the server.
+
+Patterns come from anyone who can open the page, so they are treated as hostile: they
+run on the ``regex`` module with a timeout on every match, their length is capped, and
+each ``Matcher`` keeps a time budget. A pattern that times out ``max_timeouts`` times,
+or whose matching takes more than ``budget`` of every second, is switched off (the
+viewer is told why) instead of slowing the hub for everyone. Viewers with identical
+filters share one ``Matcher``, so each line is matched once per distinct filter.
+
+Pure code: values in (lines, a clock), values out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import regex
+
+from supergrep.lines import Line
+
+__all__ = ["FilterError", "FilterSpec", "Matcher", "SwitchedOff"]
+
+MAX_PATTERN = 1000
+MAX_PATTERNS = 20
+
+
+class FilterError(ValueError):
+    """A pattern that cannot be used; ``field`` names the box it came from."""
+
+    def __init__(self, field: str, pattern: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.pattern = pattern
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """What a viewer wants to see: lines matching any ``include`` (or every line when
+    there is none) and no ``exclude``. ``ignore_case`` applies to both."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ignore_case: bool = False
+
+    def check(self) -> None:
+        """Raise ``FilterError`` for a pattern that is too long or does not compile."""
+        for name, patterns in (("include", self.include), ("exclude", self.exclude)):
+            if len(patterns) > MAX_PATTERNS:
+                raise FilterError(name, "", f"at most {MAX_PATTERNS} patterns")
+            for pattern in patterns:
+                _compile(name, pattern, self.ignore_case)
+
+
+@dataclass(frozen=True)
+class SwitchedOff:
+    """A pattern the matcher stopped applying, and why (sent to its viewers)."""
+
+    field: str
+    pattern: str
+    reason: str
+
+
+def _compile(name: str, pattern: str, ignore_case: bool) -> regex.Pattern[str]:
+    if not pattern:
+        raise FilterError(name, pattern, "empty pattern")
+    if len(pattern) > MAX_PATTERN:
+        raise FilterError(name, pattern[:40] + "…", f"longer than {MAX_PATTERN} characters")
+    try:
+        return regex.compile(pattern, regex.V0 | (regex.IGNORECASE if ignore_case else 0))
+    except regex.error as exc:
+        raise FilterError(name, pattern, f"invalid regex {pattern!r}: {exc}") from None
+    except (OverflowError, RecursionError, MemoryError):
+        raise FilterError(name, pattern, f"regex {pattern!r} is too complex") from None
+
+
+@dataclass
+class _Pattern:
+    field: str
+    text: str
+    search: Callable[..., object]
+    timeouts: int = 0
+    spent: float = 0.0  # seconds spent matching in the current budget window
+    lines: int = 0  # lines matched in the current budget window
+    off: bool = False
+
+
+@dataclass
+class Matcher:
+    """Selects the lines a ``FilterSpec`` lets through, within a time budget.
+
+    A pattern is switched off after ``max_timeouts`` timed-out lines, or when within one
+    ``window`` it spent more than ``budget`` of the time matching at more than
+    ``per_line`` seconds per line: a fast pattern on a flood of lines is legitimate
+    work, a slow pattern on any volume is not.
+    """
+
+    spec: FilterSpec
+    timeout: float = 0.005  # per line and pattern
+    max_timeouts: int = 3
+    budget: float = 0.2  # fraction of each second one pattern may spend matching …
+    per_line: float = 20e-6  # … when each line costs more than this on average
+    window: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    switched_off: list[SwitchedOff] = field(default_factory=list)
+    _include: list[_Pattern] = field(default_factory=list)
+    _exclude: list[_Pattern] = field(default_factory=list)
+    _window_start: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.spec.check()
+        for name, patterns, into in (
+            ("include", self.spec.include, self._include),
+            ("exclude", self.spec.exclude, self._exclude),
+        ):
+            for text in patterns:
+                compiled = _compile(name, text, self.spec.ignore_case)
+                into.append(_Pattern(name, text, compiled.search))
+        self._window_start = self.clock()
+
+    def select(self, lines: Sequence[Line]) -> list[Line]:
+        """The lines this filter lets through. Patterns that blow their budget are
+        switched off here and listed in ``switched_off`` (drained with ``take_switched``)."""
+        if not self._include and not self._exclude:
+            return list(lines)
+        selected = list(lines)
+        if self._include:
+            selected = self._apply(selected, self._include, keep_matching=True)
+        if self._exclude and selected:
+            selected = self._apply(selected, self._exclude, keep_matching=False)
+        return selected
+
+    def take_switched(self) -> list[SwitchedOff]:
+        """Patterns switched off since the last call."""
+        out, self.switched_off = self.switched_off, []
+        return out
+
+    def _apply(self, lines: list[Line], patterns: list[_Pattern], keep_matching: bool) -> list[Line]:
+        if len(patterns) == 1:
+            hit = self._run(patterns[0], lines)
+        else:
+            hit = [False] * len(lines)
+            for pattern in list(patterns):
+                hit = [a or b for a, b in zip(hit, self._run(pattern, lines), strict=True)]
+        if not patterns:  # every pattern of this box was switched off: no filtering
+            return lines
+        if keep_matching:
+            return [line for line, h in zip(lines, hit, strict=True) if h]
+        return [line for line, h in zip(lines, hit, strict=True) if not h]
+
+    def _run(self, pattern: _Pattern, lines: list[Line]) -> list[bool]:
+        """Whether each line matches; a line whose match timed out counts as matching
+        (it is shown rather than silently hidden)."""
+        search, timeout = pattern.search, self.timeout
+        started = self.clock()
+        hits: list[bool] = []
+        try:
+            hits = [search(line.text, timeout=timeout) is not None for line in lines]
+        except TimeoutError:
+            hits = []
+            for line in lines:
+                try:
+                    hits.append(search(line.text, timeout=timeout) is not None)
+                except TimeoutError:
+                    hits.append(True)
+                    pattern.timeouts += 1
+                    if pattern.timeouts >= self.max_timeouts:
+                        self._switch_off(pattern, f"timed out on {pattern.timeouts} lines")
+                        hits += [True] * (len(lines) - len(hits))
+                        break
+        now = self.clock()
+        pattern.spent += now - started
+        pattern.lines += len(lines)
+        if now - self._window_start >= self.window:
+            self._window_start = now
+            for p in self._include + self._exclude:
+                p.spent, p.lines = 0.0, 0
+        elif (
+            not pattern.off
+            and pattern.spent > self.budget * self.window
+            and pattern.spent > self.per_line * pattern.lines
+        ):
+            spent = f"{pattern.spent:.2f} s of matching in {now - self._window_start:.1f} s"
+            self._switch_off(pattern, f"too slow: {spent}")
+        return hits
+
+    def _switch_off(self, pattern: _Pattern, reason: str) -> None:
+        pattern.off = True
+        for box in (self._include, self._exclude):
+            if pattern in box:
+                box.remove(pattern)
+        self.switched_off.append(SwitchedOff(pattern.field, pattern.text, reason))

@@ -1,0 +1,356 @@
+"""The hub's core: numbered streams, a ring per stream, and fan-out to viewers.
+
+Pure code (no asyncio, no sockets). Lines are published per stream in batches; each
+gets the stream's next sequence number and goes into the stream's ring (the last
+``ring`` lines, for backfill and resume). Every viewer subscribes to some streams with
+a ``FilterSpec``; viewers with the same spec share one ``Matcher``, so a line is
+matched once per distinct filter, however many viewers use it.
+
+A viewer is a bounded queue. Publishing never waits for a viewer: when a viewer's queue
+is full (it reads too slowly), new lines for it are counted as dropped, per stream, and
+it receives a drop notice with the counts when it catches up. Memory per viewer is
+bounded by ``max_lines`` and ``max_bytes``.
+
+``epoch`` names this run of the hub: sequence numbers are only comparable within one
+epoch, so a viewer resuming with another epoch's numbers is told about the gap instead
+of being sent duplicates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from supergrep.filters import FilterSpec, Matcher
+from supergrep.lines import Line
+
+__all__ = ["Hub", "UnknownStream", "Viewer"]
+
+
+class UnknownStream(KeyError):
+    """A viewer asked for a stream the configuration does not name."""
+
+    def __str__(self) -> str:
+        return f"unknown stream {self.args[0]!r}"
+
+
+@dataclass
+class Viewer:
+    """One subscriber's bounded queue of lines and notices waiting to be sent."""
+
+    max_lines: int = 20000
+    max_bytes: int = 8 << 20
+    #: Called (with no argument) when something is queued, to wake the sender.
+    wake: Callable[[], None] = lambda: None
+    queue: deque[Line | _Dropped] = field(default_factory=deque)
+    queued_bytes: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    streams: tuple[str, ...] = ()
+    spec: FilterSpec = field(default_factory=FilterSpec)
+    delivered: int = 0
+
+    def offer(self, lines: Sequence[Line]) -> None:
+        """Queue ``lines``; what does not fit is counted as dropped, and the count is
+        reported in order: after the lines queued before the drop."""
+        if not lines:
+            return
+        room = self.max_lines - len(self.queue)
+        size = sum(len(line.text) for line in lines)
+        if not self.dropped and room >= len(lines) and self.queued_bytes + size <= self.max_bytes:
+            self.queue.extend(lines)
+            self.queued_bytes += size
+        else:
+            for line in lines:
+                if room > 0 and self.queued_bytes + len(line.text) <= self.max_bytes:
+                    if self.dropped:  # the lines before this one were dropped
+                        self.queue.append(_Dropped(self.dropped))
+                        self.dropped = Counter()
+                    self.queue.append(line)
+                    self.queued_bytes += len(line.text)
+                    room -= 1
+                else:
+                    self.dropped[line.stream] += 1
+        self.wake()
+
+    def notify(self, message: dict[str, Any]) -> None:
+        """Queue a notice (error, switched-off filter, gap, deploy…): sent before lines."""
+        self.notices.append(message)
+        self.wake()
+
+    def take(self, limit: int) -> list[dict[str, Any]]:
+        """The next messages to send, in order: notices, then up to ``limit`` lines in
+        ``lines`` messages, with ``dropped`` messages where lines were dropped."""
+        messages, self.notices = self.notices, []
+        batch: list[dict[str, Any]] = []
+        queue = self.queue
+        while queue and len(batch) < limit:
+            item = queue.popleft()
+            if isinstance(item, _Dropped):
+                if batch:
+                    messages.append({"type": "lines", "lines": batch})
+                    batch = []
+                messages.append(item.message())
+                continue
+            self.queued_bytes -= len(item.text)
+            batch.append(item.as_json())
+        if batch:
+            messages.append({"type": "lines", "lines": batch})
+            self.delivered += len(batch)
+        if not queue and self.dropped:
+            messages.append(_Dropped(self.dropped).message())
+            self.dropped = Counter()
+        return messages
+
+    @property
+    def pending(self) -> bool:
+        """True when something waits to be sent."""
+        return bool(self.queue or self.notices or self.dropped)
+
+
+@dataclass(frozen=True)
+class _Dropped:
+    """A place in a viewer's queue where lines were dropped."""
+
+    counts: Counter[str]
+
+    def message(self) -> dict[str, Any]:
+        return {"type": "dropped", "count": sum(self.counts.values()), "streams": dict(self.counts)}
+
+
+@dataclass
+class _Stream:
+    name: str
+    ring: deque[Line]
+    next_seq: int = 1
+    counted: int = 0  # lines published, for the rate
+    rate: float = 0.0  # lines per second, smoothed
+    hosts: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Group:
+    matcher: Matcher
+    viewers: dict[str, set[int]] = field(default_factory=dict)  # stream -> viewer ids
+
+
+class Hub:
+    """Streams, their rings, and the viewers subscribed to them."""
+
+    def __init__(
+        self,
+        streams: Iterable[str],
+        *,
+        ring: int = 10000,
+        clock: Callable[[], float] = time.time,
+        matcher: Callable[[FilterSpec], Matcher] = Matcher,
+    ) -> None:
+        self.epoch = secrets.token_hex(4)
+        self.clock = clock
+        self.ring = ring
+        self._new_matcher = matcher
+        self._streams: dict[str, _Stream] = {}
+        for name in streams:
+            self.add_stream(name)
+        self._viewers: dict[int, Viewer] = {}
+        self._groups: dict[FilterSpec, _Group] = {}
+        self._ids = itertools.count(1)
+        self._rate_at = clock()
+
+    # -- streams --------------------------------------------------------------------
+
+    def add_stream(self, name: str) -> None:
+        """Make ``name`` a stream (idempotent)."""
+        if name not in self._streams:
+            self._streams[name] = _Stream(name, deque(maxlen=self.ring))
+
+    def stream_names(self) -> list[str]:
+        """The streams, sorted."""
+        return sorted(self._streams)
+
+    def stream_info(self) -> list[dict[str, Any]]:
+        """Each stream's name, rate (lines/s), last sequence number and hosts seen."""
+        return [
+            {
+                "name": s.name,
+                "rate": round(s.rate, 1),
+                "last_seq": s.next_seq - 1,
+                "hosts": sorted(s.hosts),
+            }
+            for s in sorted(self._streams.values(), key=lambda s: s.name)
+        ]
+
+    def tick(self) -> None:
+        """Update the streams' rates (call about once a second)."""
+        now = self.clock()
+        elapsed = max(now - self._rate_at, 1e-3)
+        self._rate_at = now
+        for s in self._streams.values():
+            current = s.counted / elapsed
+            s.rate = current if s.rate == 0 else 0.5 * s.rate + 0.5 * current
+            s.counted = 0
+
+    def publish(
+        self,
+        stream: str,
+        host: str,
+        file: str,
+        texts: Sequence[str],
+        truncated: Sequence[bool] | None = None,
+        ts: float | None = None,
+    ) -> list[Line]:
+        """Number ``texts`` as the next lines of ``stream`` and fan them out."""
+        s = self._streams.get(stream)
+        if s is None:
+            raise UnknownStream(stream)
+        if not texts:
+            return []
+        when = self.clock() if ts is None else ts
+        first = s.next_seq
+        s.next_seq += len(texts)
+        s.counted += len(texts)
+        s.hosts.add(host)
+        flags = truncated if truncated is not None else itertools.repeat(False)
+        lines = [
+            Line(stream, seq, when, host, file, text, cut)
+            for seq, text, cut in zip(itertools.count(first), texts, flags)
+        ]
+        s.ring.extend(lines)
+        self._fan_out(stream, lines)
+        return lines
+
+    def announce(self, message: dict[str, Any]) -> None:
+        """Send a notice (a deploy banner…) to every viewer."""
+        for viewer in self._viewers.values():
+            viewer.notify(message)
+
+    # -- viewers --------------------------------------------------------------------
+
+    def connect(self, viewer: Viewer) -> int:
+        """Register a viewer; returns its id."""
+        viewer_id = next(self._ids)
+        self._viewers[viewer_id] = viewer
+        return viewer_id
+
+    def disconnect(self, viewer_id: int) -> None:
+        """Forget a viewer and its subscription."""
+        self._unsubscribe(viewer_id)
+        self._viewers.pop(viewer_id, None)
+
+    def subscribe(
+        self,
+        viewer_id: int,
+        streams: Sequence[str],
+        spec: FilterSpec,
+        *,
+        backfill: int = 0,
+        resume: dict[str, int] | None = None,
+        epoch: str = "",
+    ) -> None:
+        """Replace the viewer's subscription. Raises ``FilterError`` or ``UnknownStream``
+        before changing anything. Queues the backfill (the last ``backfill`` matching
+        lines of each stream) or, with ``resume`` from this ``epoch``, every line after
+        the last sequence numbers seen, with a gap notice where the ring lost some."""
+        for name in streams:
+            if name not in self._streams:
+                raise UnknownStream(name)
+        group = self._groups.get(spec)
+        matcher = group.matcher if group is not None else self._new_matcher(spec)
+        viewer = self._viewers[viewer_id]
+        self._unsubscribe(viewer_id)
+        if spec not in self._groups:
+            self._groups[spec] = _Group(matcher)
+        for name in streams:
+            self._groups[spec].viewers.setdefault(name, set()).add(viewer_id)
+        viewer.streams, viewer.spec = tuple(streams), spec
+        replay: list[Line] = []
+        for name in streams:
+            replay += self._replay(viewer, matcher, name, backfill, resume, epoch)
+        replay.sort(key=lambda line: (line.ts, line.stream, line.seq))
+        viewer.offer(replay)
+
+    def _replay(
+        self,
+        viewer: Viewer,
+        matcher: Matcher,
+        name: str,
+        backfill: int,
+        resume: dict[str, int] | None,
+        epoch: str,
+    ) -> list[Line]:
+        ring = self._streams[name].ring
+        if resume is not None and name in resume:
+            last_seen = resume[name]
+            if epoch != self.epoch:
+                viewer.notify(
+                    {"type": "gap", "stream": name, "reason": "the hub restarted", "from": None}
+                )
+                return []
+            first_held = ring[0].seq if ring else self._streams[name].next_seq
+            if last_seen + 1 < first_held:
+                viewer.notify(
+                    {
+                        "type": "gap",
+                        "stream": name,
+                        "reason": "lines no longer held by the hub",
+                        "from": last_seen + 1,
+                        "to": first_held - 1,
+                    }
+                )
+            start = max(0, last_seen + 1 - first_held)
+            return matcher.select(list(itertools.islice(ring, start, None)))
+        if backfill <= 0:
+            return []
+        selected: list[Line] = []
+        # Walk back from the newest lines until enough match (bounded by the ring).
+        end = len(ring)
+        while end > 0 and len(selected) < backfill:
+            start = max(0, end - max(backfill, 1000))
+            selected = matcher.select(list(itertools.islice(ring, start, end))) + selected
+            end = start
+        return selected[-backfill:]
+
+    def _unsubscribe(self, viewer_id: int) -> None:
+        viewer = self._viewers.get(viewer_id)
+        if viewer is None or not viewer.streams:
+            return
+        group = self._groups.get(viewer.spec)
+        if group is not None:
+            for name in viewer.streams:
+                ids = group.viewers.get(name)
+                if ids is not None:
+                    ids.discard(viewer_id)
+                    if not ids:
+                        del group.viewers[name]
+            if not group.viewers:
+                del self._groups[viewer.spec]
+        viewer.streams = ()
+
+    def _fan_out(self, stream: str, lines: list[Line]) -> None:
+        for group in list(self._groups.values()):
+            ids = group.viewers.get(stream)
+            if not ids:
+                continue
+            selected = group.matcher.select(lines)
+            for off in group.matcher.take_switched():
+                for viewer_id in {i for v in group.viewers.values() for i in v}:
+                    self._viewers[viewer_id].notify(
+                        {
+                            "type": "filter_off",
+                            "field": off.field,
+                            "pattern": off.pattern,
+                            "reason": off.reason,
+                        }
+                    )
+            for viewer_id in ids:
+                self._viewers[viewer_id].offer(selected)
+
+    @property
+    def viewers(self) -> int:
+        """How many viewers are connected."""
+        return len(self._viewers)

@@ -1,0 +1,101 @@
+"""Log lines: what one line carries, and how bytes from a file become lines.
+
+Pure code: no files, no sockets. ``Splitter`` turns the bytes read from one file into
+text lines, however the writes were cut: a line without its newline yet is held until
+the newline arrives, invalid UTF-8 is replaced (never dropped), and a line longer than
+the cap is cut at the cap and marked truncated, so one runaway line cannot eat memory.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["Line", "Splitter"]
+
+
+class Line(NamedTuple):
+    """One log line as the hub keeps it and viewers receive it.
+
+    ``seq`` counts the lines of one stream from 1, in the order the hub accepted them;
+    ``ts`` is when the hub (or the agent) read it, in seconds since the epoch.
+    """
+
+    stream: str
+    seq: int
+    ts: float
+    host: str
+    file: str
+    text: str
+    truncated: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        """The line as the viewer protocol sends it."""
+        out: dict[str, object] = {
+            "stream": self.stream,
+            "seq": self.seq,
+            "ts": round(self.ts, 3),
+            "host": self.host,
+            "file": self.file,
+            "text": self.text,
+        }
+        if self.truncated:
+            out["truncated"] = True
+        return out
+
+
+class Splitter:
+    """Bytes in, complete lines out, for one file.
+
+    ``max_line`` caps a line in bytes: the first ``max_line`` bytes are kept (marked
+    truncated) and the rest of that line is skipped up to its newline.
+    """
+
+    def __init__(self, max_line: int = 16384) -> None:
+        self.max_line = max_line
+        self._held = b""
+        self._skipping = False  # inside the tail of a line that was already cut
+
+    @property
+    def held(self) -> int:
+        """Bytes of an unfinished last line waiting for their newline."""
+        return len(self._held)
+
+    def feed(self, data: bytes) -> tuple[list[str], list[bool]]:
+        """The lines completed by ``data``, and for each whether it was truncated."""
+        texts: list[str] = []
+        flags: list[bool] = []
+        cut = data.rfind(b"\n")
+        rest = data[cut + 1 :]
+        if cut >= 0:
+            complete: bytes | None = self._held + data[:cut]
+            if self._skipping:  # drop the rest of a line already sent truncated
+                newline = data.find(b"\n")
+                complete = data[newline + 1 : cut] if newline < cut else None
+                self._skipping = False
+            self._held = b""
+            if complete is not None:
+                parts = complete.split(b"\n")
+                flags = [False] * len(parts)
+                if max(map(len, parts)) > self.max_line:
+                    for i, part in enumerate(parts):
+                        if len(part) > self.max_line:
+                            parts[i], flags[i] = part[: self.max_line], True
+                texts = [_text(part) for part in parts]
+        if not self._skipping:
+            self._held += rest
+            if len(self._held) > self.max_line:  # cut a runaway line now, skip its rest
+                texts.append(_text(self._held[: self.max_line]))
+                flags.append(True)
+                self._held, self._skipping = b"", True
+        return texts, flags
+
+    def flush(self) -> tuple[list[str], list[bool]]:
+        """The held unfinished line as a line of its own (the file ended or was replaced)."""
+        held = self._held
+        self._held, self._skipping = b"", False
+        return ([_text(held)], [False]) if held else ([], [])
+
+
+def _text(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    return text[:-1] if text.endswith("\r") else text

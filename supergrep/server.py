@@ -1,0 +1,411 @@
+"""The supergrep hub on aiohttp: tails the configured files, takes agents' lines, and
+serves viewers over websockets.
+
+Routes (mounted by ``monitor up`` and ``supergrep serve``):
+
+- ``GET /supergrep/ws``: a viewer (browser or ``supergrep tail``), protocol v1;
+- ``GET /supergrep/ingest``: an agent shipping another host's lines;
+- ``GET /supergrep/streams``: the streams, their rates, files and problems, as JSON.
+
+This module only moves bytes: tailing is ``supergrep.tail``, numbering, rings, filters
+and fan-out are ``supergrep.hub``, and messages are parsed by ``supergrep.protocol``.
+Each viewer has a sender task that drains its bounded queue in batches; a viewer that
+reads slowly only ever makes its own queue overflow (drop notices), never the hub wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from supergrep.filters import FilterError, Matcher
+from supergrep.hub import Hub, UnknownStream, Viewer
+from supergrep.protocol import VERSION, Auth, ProtocolError, parse_agent, parse_viewer
+from supergrep.settings import SupergrepSettings
+from supergrep.tail import StreamTail, Watcher
+
+__all__ = ["SUPERGREP", "Supergrep", "add_supergrep_routes"]
+
+log = logging.getLogger(__name__)
+
+SUPERGREP: web.AppKey[Supergrep] = web.AppKey("supergrep")
+AUTH_WAIT = 5.0
+
+
+@dataclass
+class Stats:
+    """Counters for the status page."""
+
+    lines: int = 0
+    agent_lines: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+class Supergrep:
+    """The hub service: tails, agents' offsets, viewers."""
+
+    def __init__(
+        self, settings: SupergrepSettings, *, token: str = "", state_dir: Path | None = None
+    ) -> None:
+        self.settings = settings
+        self.token = token
+        self.stats = Stats()
+        self.hub = Hub(
+            settings.streams,
+            ring=settings.ring,
+            matcher=lambda spec: Matcher(spec, timeout=settings.regex_timeout),
+        )
+        self.tails = {
+            name: StreamTail(
+                stream.paths,
+                max_line=settings.max_line,
+                backfill_bytes=settings.backfill_bytes,
+                linger=settings.linger,
+            )
+            for name, stream in settings.streams.items()
+        }
+        self.state_file = state_dir / "agents.json" if state_dir is not None else None
+        #: host -> file id -> offset acknowledged (what the hub already has).
+        self.agent_offsets: dict[str, dict[str, int]] = self._load_offsets()
+        self.agents: Counter[str] = Counter()  # host -> connections
+        self._clients: Counter[str] = Counter()
+        self._watcher = Watcher(self._changed)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._read_scheduled = False
+        self._rescan_wanted = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the files, start watching, start the periodic jobs."""
+        self._loop = asyncio.get_running_loop()
+        self._watcher.start(self._loop)
+        self._rescan()
+        self._tasks = [
+            asyncio.create_task(self._every(1.0, self._periodic)),
+            asyncio.create_task(self._every(self.settings.heartbeat, self._heartbeat)),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the jobs and close the files."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._watcher.close()
+        for tail in self.tails.values():
+            tail.close()
+
+    async def _every(self, seconds: float, job: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                job()
+            except Exception:  # a bug in one round must not stop the hub
+                log.exception("supergrep: periodic job failed")
+
+    def _periodic(self) -> None:
+        self._rescan()
+        self.hub.tick()
+
+    def _heartbeat(self) -> None:
+        self.hub.announce({"type": "heartbeat", "streams": self.hub.stream_info()})
+
+    # -- tailing -------------------------------------------------------------------------
+
+    def _changed(self, modified_only: bool) -> None:
+        self._rescan_wanted |= not modified_only
+        if not self._read_scheduled and self._loop is not None:
+            self._read_scheduled = True
+            self._loop.call_soon(self._read)
+
+    def _read(self) -> None:
+        self._read_scheduled = False
+        if self._rescan_wanted:
+            self._rescan()
+            return
+        for name, tail in self.tails.items():
+            self._publish(name, tail.read())
+
+    def _rescan(self) -> None:
+        self._rescan_wanted = False
+        self._watcher.forget_missing()
+        for name, tail in self.tails.items():
+            self._publish(name, tail.rescan())
+            self._watcher.watch(tail.directories())
+
+    def _publish(self, stream: str, chunks: list[Any]) -> None:
+        for chunk in chunks:
+            self.hub.publish(stream, self.settings.host, chunk.path, chunk.texts, chunk.truncated)
+            self.stats.lines += len(chunk.texts)
+
+    def describe(self) -> str:
+        """One line for the status page."""
+        files = sum(len(t.files()) for t in self.tails.values())
+        problems = sum(len(t.problems) for t in self.tails.values())
+        return (
+            f"{len(self.tails)} local streams, {files} files followed"
+            + (f", {problems} unreadable" if problems else "")
+            + f"; {sum(self.agents.values())} agents, {self.hub.viewers} viewers;"
+            f" {self.stats.lines + self.stats.agent_lines} lines read"
+        )
+
+    def streams_json(self) -> list[dict[str, Any]]:
+        """``/supergrep/streams``: each stream with its rate, files and problems."""
+        out = []
+        for info in self.hub.stream_info():
+            tail = self.tails.get(info["name"])
+            if tail is not None:
+                info["files"] = sorted(path for path, _, _ in tail.files())
+                info["problems"] = dict(tail.problems)
+            out.append(info)
+        return out
+
+    # -- agents' offsets ----------------------------------------------------------------
+
+    def _load_offsets(self) -> dict[str, dict[str, int]]:
+        if self.state_file is None or not self.state_file.exists():
+            return {}
+        try:
+            loaded = json.loads(self.state_file.read_text())
+            return {str(h): {str(f): int(o) for f, o in v.items()} for h, v in loaded.items()}
+        except (OSError, ValueError, AttributeError) as exc:
+            log.warning("supergrep: ignoring %s: %s", self.state_file, exc)
+            return {}
+
+    def _save_offsets(self) -> None:
+        if self.state_file is None:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.agent_offsets))
+        os.replace(temporary, self.state_file)
+
+    # -- authentication and origin -------------------------------------------------------
+
+    def authorized(self, request: web.Request) -> bool:
+        """True if no token is configured or the request carries it."""
+        if not self.token:
+            return True
+        return _same(request.headers.get("Authorization", ""), f"Bearer {self.token}")
+
+    def origin_allowed(self, request: web.Request) -> bool:
+        """A browser's handshake must come from this page's origin or an allowed one;
+        clients that are not browsers send no ``Origin``."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True
+        if origin in self.settings.allowed_origins:
+            return True
+        return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _client(request: web.Request) -> str:
+    peer = request.remote or "?"
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(peer)
+        if address.version == 6:  # one client = one /64
+            return str(ipaddress.ip_network(f"{peer}/64", strict=False))
+    return peer
+
+
+def add_supergrep_routes(app: web.Application, service: Supergrep) -> None:
+    """Mount the hub's routes on ``app``."""
+    app[SUPERGREP] = service
+    app.router.add_get("/supergrep/ws", _viewer)
+    app.router.add_get("/supergrep/ingest", _agent)
+    app.router.add_get("/supergrep/streams", _streams)
+
+
+async def _streams(request: web.Request) -> web.Response:
+    service = request.app[SUPERGREP]
+    if not service.authorized(request):
+        return web.json_response({"error": "needs Authorization: Bearer <token>"}, status=401)
+    return web.json_response({"version": VERSION, "streams": service.streams_json()})
+
+
+def _refuse(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _viewer(request: web.Request) -> web.StreamResponse:
+    service = request.app[SUPERGREP]
+    settings = service.settings
+    if not service.origin_allowed(request):
+        return _refuse(403, f"origin {request.headers.get('Origin')!r} is not allowed")
+    client = _client(request)
+    if service.hub.viewers >= settings.max_viewers:
+        return _refuse(503, f"too many viewers ({settings.max_viewers})")
+    if service._clients[client] >= settings.max_per_client:
+        return _refuse(429, f"too many connections from {client} ({settings.max_per_client})")
+    ws = web.WebSocketResponse(max_msg_size=settings.max_message, compress=True)
+    await ws.prepare(request)
+    service._clients[client] += 1
+    try:
+        await _serve_viewer(service, request, ws)
+    finally:
+        service._clients[client] -= 1
+        if service._clients[client] <= 0:
+            del service._clients[client]
+    return ws
+
+
+async def _serve_viewer(service: Supergrep, request: web.Request, ws: web.WebSocketResponse) -> None:
+    settings = service.settings
+    authorized = service.authorized(request)
+    if not authorized:
+        try:
+            msg = await asyncio.wait_for(ws.receive(), AUTH_WAIT)
+            request_ = parse_viewer(msg.data) if msg.type == WSMsgType.TEXT else None
+        except (TimeoutError, ProtocolError):
+            request_ = None
+        if not isinstance(request_, Auth) or not _same(request_.token, service.token):
+            await ws.send_json({"type": "error", "code": "unauthorized", "message": "bad token"})
+            await ws.close(code=4401, message=b"unauthorized")
+            return
+    wake = asyncio.Event()
+    viewer = Viewer(
+        max_lines=settings.viewer_lines, max_bytes=settings.viewer_bytes, wake=wake.set
+    )
+    viewer_id = service.hub.connect(viewer)
+    sender = asyncio.create_task(_send(ws, viewer, wake, settings))
+    try:
+        await ws.send_json(
+            {
+                "type": "hello",
+                "version": VERSION,
+                "epoch": service.hub.epoch,
+                "streams": service.hub.stream_info(),
+            }
+        )
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                parsed = parse_viewer(msg.data)
+                if isinstance(parsed, Auth):
+                    continue
+                service.hub.subscribe(
+                    viewer_id,
+                    parsed.streams,
+                    parsed.spec,
+                    backfill=parsed.backfill,
+                    resume=parsed.resume,
+                    epoch=parsed.epoch,
+                )
+                viewer.notify(
+                    {
+                        "type": "subscribed",
+                        "streams": list(parsed.streams),
+                        "include": list(parsed.spec.include),
+                        "exclude": list(parsed.spec.exclude),
+                        "ignore_case": parsed.spec.ignore_case,
+                    }
+                )
+            except ProtocolError as exc:
+                viewer.notify(exc.to_json())
+            except FilterError as exc:
+                viewer.notify(
+                    {
+                        "type": "error",
+                        "code": "bad_filter",
+                        "field": exc.field,
+                        "message": str(exc),
+                    }
+                )
+            except UnknownStream as exc:
+                viewer.notify(
+                    {"type": "error", "code": "unknown_stream", "field": "streams", "message": str(exc)}
+                )
+    finally:
+        service.hub.disconnect(viewer_id)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+
+
+async def _send(
+    ws: web.WebSocketResponse, viewer: Viewer, wake: asyncio.Event, settings: SupergrepSettings
+) -> None:
+    """Drain the viewer's queue: wait for something, let a batch gather for at most
+    ``batch_interval``, send. While a send waits for a slow client, lines pile up in the
+    bounded queue (and are dropped past it), never anywhere else."""
+    with contextlib.suppress(ConnectionResetError, RuntimeError):
+        while not ws.closed:
+            await wake.wait()
+            wake.clear()
+            if len(viewer.queue) < settings.batch_lines:
+                await asyncio.sleep(settings.batch_interval)
+            while viewer.pending and not ws.closed:
+                for message in viewer.take(settings.batch_lines):
+                    await ws.send_str(json.dumps(message, ensure_ascii=False))
+
+
+async def _agent(request: web.Request) -> web.StreamResponse:
+    service = request.app[SUPERGREP]
+    if not service.authorized(request):
+        return _refuse(401, "agents need Authorization: Bearer <token>")
+    if request.headers.get("Origin") is not None:
+        return _refuse(403, "agents are not browsers")
+    host = request.query.get("host", "")
+    if not host or len(host) > 255:
+        return _refuse(400, "say which host this is: /supergrep/ingest?host=NAME")
+    ws = web.WebSocketResponse(max_msg_size=service.settings.max_message * 16, compress=True)
+    await ws.prepare(request)
+    service.agents[host] += 1
+    offsets = service.agent_offsets.setdefault(host, {})
+    try:
+        await ws.send_json({"type": "welcome", "version": VERSION, "offsets": offsets})
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            try:
+                batch = parse_agent(msg.data)
+            except ProtocolError as exc:
+                service.stats.rejected += 1
+                await ws.send_json(exc.to_json())
+                continue
+            accepted = []
+            for chunk in batch.chunks:
+                if chunk.start < offsets.get(chunk.file_id, 0):
+                    service.stats.duplicates += len(chunk.texts)  # already have these
+                    continue
+                service.hub.add_stream(chunk.stream)
+                accepted.append(chunk)
+                offsets[chunk.file_id] = chunk.end
+            if accepted:
+                service._save_offsets()  # before publishing: a crash cannot duplicate
+                for chunk in accepted:
+                    service.hub.publish(
+                        chunk.stream, host, chunk.file, chunk.texts, chunk.truncated, chunk.ts
+                    )
+                    service.stats.agent_lines += len(chunk.texts)
+            await ws.send_json({"type": "ack", "id": batch.id, "offsets": offsets})
+    finally:
+        service.agents[host] -= 1
+        if service.agents[host] <= 0:
+            del service.agents[host]
+    return ws
+
+
+Starter = Callable[[], Awaitable[None]]

@@ -1,0 +1,71 @@
+"""``[supergrep]`` in ``monitor.toml``: the streams to tail and the hub's limits.
+
+```toml
+[supergrep.streams.web]
+paths = ["/var/log/web/*.log"]
+
+[supergrep.streams.app]
+paths = ["/var/log/app/error.log", "/var/log/app/worker-*.log"]
+```
+
+A viewer picks streams by these names and never sends a path. Every limit below bounds
+memory or work per viewer, so one browser cannot hurt the others.
+"""
+
+from __future__ import annotations
+
+import socket
+import types
+import typing
+from dataclasses import dataclass, field
+
+__all__ = ["StreamSettings", "SupergrepSettings"]
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """``[supergrep.streams.NAME]``: the files of one stream."""
+
+    #: Globs of files to follow (``*``, ``?``, ``[…]``); absolute, or relative to the
+    #: working directory.
+    paths: tuple[str, ...] = ()
+
+
+def _no_streams() -> dict[str, StreamSettings]:
+    return typing.cast(dict[str, StreamSettings], types.MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class SupergrepSettings:
+    """``[supergrep]``: the log hub."""
+
+    #: Stream name -> its files (read-only once loaded).
+    streams: dict[str, StreamSettings] = field(default_factory=_no_streams)
+    #: The name this host's lines carry (agents send their own).
+    host: str = field(default_factory=socket.gethostname)
+    #: Lines kept per stream for backfill and resume.
+    ring: int = field(default=10000, metadata={"range": (100, 1_000_000)})
+    #: Longer lines are cut here (bytes) and marked truncated.
+    max_line: int = field(default=16384, metadata={"range": (256, 1 << 20)})
+    #: At start, the last bytes of each existing file are read to fill the ring.
+    backfill_bytes: int = field(default=65536, metadata={"range": (0, 1 << 26)})
+    #: Seconds a renamed or deleted file is still read, for writers that reopen late.
+    linger: float = 10.0
+    #: A viewer's queue: past this many lines (or bytes) it gets drop notices.
+    viewer_lines: int = field(default=20000, metadata={"range": (100, 1_000_000)})
+    viewer_bytes: int = field(default=8 << 20, metadata={"range": (1 << 16, 1 << 30)})
+    #: Lines are sent in batches at most this often (seconds), or per ``batch_lines``.
+    batch_interval: float = 0.05
+    batch_lines: int = field(default=1000, metadata={"range": (1, 100_000)})
+    #: Seconds between heartbeats (with each stream's rate).
+    heartbeat: float = 5.0
+    #: Per line and pattern, seconds before a regex match is abandoned.
+    regex_timeout: float = 0.005
+    #: Connections at once: in total, and from one client address.
+    max_viewers: int = field(default=200, metadata={"range": (1, 100_000)})
+    max_per_client: int = field(default=20, metadata={"range": (1, 100_000)})
+    #: Largest message a client may send (bytes); agents' batches are allowed 16x.
+    max_message: int = field(default=65536, metadata={"range": (1024, 1 << 24)})
+    #: Origins (``https://ops.example.com``) allowed to open the websocket besides the
+    #: page's own; browsers send ``Origin`` and this stops other sites' pages (CSWSH).
+    allowed_origins: tuple[str, ...] = ()

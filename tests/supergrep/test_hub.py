@@ -1,0 +1,184 @@
+"""The hub's core: numbering, rings, shared filters, bounded viewers, resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from supergrep.filters import FilterError, FilterSpec, Matcher
+from supergrep.hub import Hub, UnknownStream, Viewer
+from supergrep.lines import Line
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lines_of(messages: list[dict[str, Any]]) -> list[str]:
+    return [line["text"] for m in messages if m["type"] == "lines" for line in m["lines"]]
+
+
+def line(text: str, seq: int = 1) -> Line:
+    return Line("s", seq, 0.0, "h", "f", text)
+
+
+def test_filters_include_exclude_and_case() -> None:
+    lines = [line(t) for t in ["GET / 200", "GET /x 500", "error: disk", "ERROR: net"]]
+    assert Matcher(FilterSpec()).select(lines) == lines
+    pick = Matcher(FilterSpec(include=("error",))).select(lines)
+    assert [x.text for x in pick] == ["error: disk"]
+    pick = Matcher(FilterSpec(include=("error",), ignore_case=True)).select(lines)
+    assert [x.text for x in pick] == ["error: disk", "ERROR: net"]
+    pick = Matcher(FilterSpec(include=("GET", "disk"), exclude=(r"\b200\b",))).select(lines)
+    assert [x.text for x in pick] == ["GET /x 500", "error: disk"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (FilterSpec(include=("(unclosed",)), "include: invalid regex '(unclosed'"),
+        (FilterSpec(exclude=("",)), "exclude: empty pattern"),
+        (FilterSpec(include=("a" * 1001,)), "longer than 1000 characters"),
+        (FilterSpec(include=("a",) * 21), "at most 20 patterns"),
+    ],
+)
+def test_bad_patterns_are_refused_with_the_reason(spec: FilterSpec, message: str) -> None:
+    with pytest.raises(FilterError, match=message.replace("(", r"\(")):
+        Matcher(spec)
+
+
+def test_catastrophic_pattern_times_out_and_is_switched_off() -> None:
+    matcher = Matcher(FilterSpec(include=(r"(a|aa)+$",)), timeout=0.01, max_timeouts=3)
+    evil = [line("a" * 60 + "b", i) for i in range(10)]
+    shown = matcher.select(evil)
+    assert len(shown) == 10  # timed-out lines are shown, not silently hidden
+    off = matcher.take_switched()
+    assert [(o.field, o.pattern) for o in off] == [("include", r"(a|aa)+$")]
+    assert "timed out on 3 lines" in off[0].reason
+    assert matcher.select([line("anything")]) == [line("anything")]  # no longer applied
+
+
+def test_slow_but_finishing_pattern_is_switched_off_by_budget() -> None:
+    clock = Clock()
+
+    class Slow(Matcher):
+        pass
+
+    matcher = Slow(FilterSpec(exclude=("x",)), budget=0.1, window=5, per_line=1e-5, clock=clock)
+
+    # Each call "takes" 1 s by the clock: far over 0.1 x 5 s and over 10 us a line.
+    def ticking(text: str, timeout: float) -> None:
+        clock.now += 0.5
+        return None
+
+    matcher._exclude[0].search = ticking
+    matcher.select([line("a"), line("b")])
+    assert [o.reason.split(":")[0] for o in matcher.take_switched()] == ["too slow"]
+
+
+def test_publish_numbers_lines_and_fans_out_once_per_filter() -> None:
+    calls: list[FilterSpec] = []
+
+    def counting(spec: FilterSpec) -> Matcher:
+        matcher = Matcher(spec)
+        original = matcher.select
+
+        def select(lines: Any) -> list[Line]:
+            calls.append(spec)
+            return original(lines)
+
+        matcher.select = select  # type: ignore[method-assign]
+        return matcher
+
+    hub = Hub(["web", "db"], matcher=counting)
+    viewers = [Viewer() for _ in range(5)]
+    ids = [hub.connect(v) for v in viewers]
+    errors = FilterSpec(include=("ERROR",))
+    for viewer_id in ids[:4]:
+        hub.subscribe(viewer_id, ["web"], errors)
+    hub.subscribe(ids[4], ["web", "db"], FilterSpec())
+    calls.clear()
+    hub.publish("web", "h1", "/a.log", ["ERROR one", "ok", "ERROR two"])
+    hub.publish("db", "h2", "/b.log", ["db line"])
+    assert calls.count(errors) == 1  # four viewers, one match per line
+    for v in viewers[:4]:
+        assert lines_of(v.take(100)) == ["ERROR one", "ERROR two"]
+    got = viewers[4].take(100)
+    assert lines_of(got) == ["ERROR one", "ok", "ERROR two", "db line"]
+    web = [x for m in got if m["type"] == "lines" for x in m["lines"] if x["stream"] == "web"]
+    assert [x["seq"] for x in web] == [1, 2, 3]
+    assert web[0]["host"] == "h1"
+    assert web[0]["file"] == "/a.log"
+
+
+def test_unknown_stream_and_bad_filter_change_nothing() -> None:
+    hub = Hub(["web"])
+    viewer = Viewer()
+    viewer_id = hub.connect(viewer)
+    hub.subscribe(viewer_id, ["web"], FilterSpec())
+    with pytest.raises(UnknownStream):
+        hub.subscribe(viewer_id, ["nope"], FilterSpec())
+    with pytest.raises(FilterError):
+        hub.subscribe(viewer_id, ["web"], FilterSpec(include=("[",)))
+    hub.publish("web", "h", "f", ["still subscribed"])
+    assert lines_of(viewer.take(10)) == ["still subscribed"]
+
+
+def test_slow_viewer_gets_drop_notices_in_order_and_bounded_memory() -> None:
+    hub = Hub(["web"])
+    slow, fast = Viewer(max_lines=100), Viewer(max_lines=100000)
+    for v in (slow, fast):
+        hub.subscribe(hub.connect(v), ["web"], FilterSpec())
+    for batch in range(10):
+        hub.publish("web", "h", "f", [f"{batch}-{i}" for i in range(50)])
+    assert len(slow.queue) == 100
+    assert len(fast.queue) == 500
+    first = slow.take(1000)
+    assert lines_of(first) == [f"{b}-{i}" for b in range(2) for i in range(50)]
+    assert first[-1] == {"type": "dropped", "count": 400, "streams": {"web": 400}}
+    hub.publish("web", "h", "f", ["after"])
+    assert lines_of(slow.take(1000)) == ["after"]
+
+
+def test_drop_notice_sits_between_the_lines_around_the_gap() -> None:
+    viewer = Viewer(max_lines=3)
+    viewer.offer([line(str(i), i) for i in range(5)])  # 3 kept, 2 dropped
+    viewer.take(1)  # one sent: room for more
+    viewer.offer([line("x", 6)])
+    messages = viewer.take(100)
+    kinds = [m["type"] for m in messages]
+    assert kinds == ["lines", "dropped", "lines"]
+    assert lines_of(messages) == ["1", "2", "x"]
+
+
+def test_backfill_returns_the_last_matching_lines() -> None:
+    hub = Hub(["web"], ring=1000)
+    for i in range(3000):
+        hub.publish("web", "h", "f", [f"{'ERROR' if i % 10 == 0 else 'info'} {i}"])
+    viewer = Viewer()
+    hub.subscribe(hub.connect(viewer), ["web"], FilterSpec(include=("ERROR",)), backfill=5)
+    assert lines_of(viewer.take(100)) == [f"ERROR {i}" for i in range(2950, 3000, 10)]
+
+
+def test_resume_replays_after_last_seen_and_reports_gaps() -> None:
+    hub = Hub(["web"], ring=100)
+    hub.publish("web", "h", "f", [str(i) for i in range(1, 51)])
+    viewer = Viewer()
+    viewer_id = hub.connect(viewer)
+    hub.subscribe(viewer_id, ["web"], FilterSpec(), resume={"web": 45}, epoch=hub.epoch)
+    assert lines_of(viewer.take(100)) == ["46", "47", "48", "49", "50"]
+    hub.publish("web", "h", "f", [str(i) for i in range(51, 301)])  # ring keeps 201..300
+    hub.subscribe(viewer_id, ["web"], FilterSpec(), resume={"web": 150}, epoch=hub.epoch)
+    messages = viewer.take(1000)
+    gap = next(m for m in messages if m["type"] == "gap")
+    assert (gap["from"], gap["to"]) == (151, 200)
+    assert lines_of(messages)[0] == "201"
+    hub.subscribe(viewer_id, ["web"], FilterSpec(), resume={"web": 10}, epoch="another run")
+    messages = viewer.take(1000)
+    assert [m["type"] for m in messages] == ["gap"]
+    assert messages[0]["reason"] == "the hub restarted"
