@@ -42,6 +42,7 @@ __all__ = ["Running", "StartupError", "serve", "start", "start_statsd"]
 
 log = logging.getLogger("monitor.up")
 
+
 class StartupError(Exception):
     """``monitor up`` could not start; the message says what to do."""
 

@@ -137,7 +137,9 @@ class Matcher:
         out, self.switched_off = self.switched_off, []
         return out
 
-    def _apply(self, lines: list[Line], patterns: list[_Pattern], keep_matching: bool) -> list[Line]:
+    def _apply(
+        self, lines: list[Line], patterns: list[_Pattern], keep_matching: bool
+    ) -> list[Line]:
         if len(patterns) == 1:
             hit = self._run(patterns[0], lines)
         else:

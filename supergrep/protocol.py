@@ -129,9 +129,7 @@ def parse_viewer(text: str | bytes) -> Auth | Subscribe:
         raise ProtocolError("'epoch' must be a string", field="epoch")
     return Subscribe(
         streams=tuple(dict.fromkeys(streams)),
-        spec=FilterSpec(
-            _patterns(message, "include"), _patterns(message, "exclude"), ignore_case
-        ),
+        spec=FilterSpec(_patterns(message, "include"), _patterns(message, "exclude"), ignore_case),
         backfill=_int(message, "backfill", 0, MAX_BACKFILL),
         resume=resume,
         epoch=epoch,

@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,7 +258,9 @@ async def _viewer(request: web.Request) -> web.StreamResponse:
         return _refuse(503, f"too many viewers ({settings.max_viewers})")
     if service._clients[client] >= settings.max_per_client:
         return _refuse(429, f"too many connections from {client} ({settings.max_per_client})")
-    ws = web.WebSocketResponse(max_msg_size=settings.max_message, compress=True)
+    # No per-message compression for viewers: it would cost the hub CPU per viewer for
+    # every batch, and viewers are usually on the same LAN. Agents' batches are compressed.
+    ws = web.WebSocketResponse(max_msg_size=settings.max_message, compress=False)
     await ws.prepare(request)
     service._clients[client] += 1
     try:
@@ -270,7 +272,9 @@ async def _viewer(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _serve_viewer(service: Supergrep, request: web.Request, ws: web.WebSocketResponse) -> None:
+async def _serve_viewer(
+    service: Supergrep, request: web.Request, ws: web.WebSocketResponse
+) -> None:
     settings = service.settings
     authorized = service.authorized(request)
     if not authorized:
@@ -284,9 +288,7 @@ async def _serve_viewer(service: Supergrep, request: web.Request, ws: web.WebSoc
             await ws.close(code=4401, message=b"unauthorized")
             return
     wake = asyncio.Event()
-    viewer = Viewer(
-        max_lines=settings.viewer_lines, max_bytes=settings.viewer_bytes, wake=wake.set
-    )
+    viewer = Viewer(max_lines=settings.viewer_lines, max_bytes=settings.viewer_bytes, wake=wake.set)
     viewer_id = service.hub.connect(viewer)
     sender = asyncio.create_task(_send(ws, viewer, wake, settings))
     try:
@@ -335,7 +337,12 @@ async def _serve_viewer(service: Supergrep, request: web.Request, ws: web.WebSoc
                 )
             except UnknownStream as exc:
                 viewer.notify(
-                    {"type": "error", "code": "unknown_stream", "field": "streams", "message": str(exc)}
+                    {
+                        "type": "error",
+                        "code": "unknown_stream",
+                        "field": "streams",
+                        "message": str(exc),
+                    }
                 )
     finally:
         service.hub.disconnect(viewer_id)
@@ -406,6 +413,3 @@ async def _agent(request: web.Request) -> web.StreamResponse:
         if service.agents[host] <= 0:
             del service.agents[host]
     return ws
-
-
-Starter = Callable[[], Awaitable[None]]

@@ -74,7 +74,7 @@ def test_slow_but_finishing_pattern_is_switched_off_by_budget() -> None:
     # Each call "takes" 1 s by the clock: far over 0.1 x 5 s and over 10 us a line.
     def ticking(text: str, timeout: float) -> None:
         clock.now += 0.5
-        return None
+        return
 
     matcher._exclude[0].search = ticking
     matcher.select([line("a"), line("b")])
@@ -173,6 +173,7 @@ def test_resume_replays_after_last_seen_and_reports_gaps() -> None:
     hub.subscribe(viewer_id, ["web"], FilterSpec(), resume={"web": 45}, epoch=hub.epoch)
     assert lines_of(viewer.take(100)) == ["46", "47", "48", "49", "50"]
     hub.publish("web", "h", "f", [str(i) for i in range(51, 301)])  # ring keeps 201..300
+    assert len(lines_of(viewer.take(1000))) == 250  # live, while subscribed
     hub.subscribe(viewer_id, ["web"], FilterSpec(), resume={"web": 150}, epoch=hub.epoch)
     messages = viewer.take(1000)
     gap = next(m for m in messages if m["type"] == "gap")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -178,7 +179,7 @@ def test_burst_of_megabytes_and_offsets(tmp_path: Path, clock: Clock) -> None:
     assert texts(chunks) == lines
     assert chunks[0].start == 0
     assert chunks[-1].end == log.stat().st_size
-    assert all(a.end == b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(chunks))
 
 
 def test_resume_and_seek(tmp_path: Path, clock: Clock) -> None:
@@ -186,7 +187,7 @@ def test_resume_and_seek(tmp_path: Path, clock: Clock) -> None:
     append(log, "a\nb\nc\n")
     tail = tail_of(log, clock)
     tail.rescan()
-    path, file_id, offset = tail.files()[0]
+    _path, file_id, offset = tail.files()[0]
     assert offset == 6
     again = StreamTail((str(log),), resume={file_id: 2}, clock=clock)
     assert texts(again.rescan()) == ["b", "c"]
