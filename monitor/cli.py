@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_path(arg: Path | None) -> Path | None:
+def config_path(arg: Path | None) -> Path | None:
     if arg is not None:
         return arg
     if os.environ.get("MONITOR_CONFIG"):
@@ -134,7 +134,7 @@ def _load(args: argparse.Namespace) -> Config:
         overrides["data_dir"] = str(args.data_dir)
     if getattr(args, "log_format", None) is not None:
         overrides["log_format"] = args.log_format
-    return load_config(_config_path(args.config), os.environ, overrides)
+    return load_config(config_path(args.config), os.environ, overrides)
 
 
 def _with_node_config(path: Path, overrides: dict[str, str]) -> Config:
@@ -257,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _up(config)
     if args.command == "statsd":
         return _statsd(config)
-    print(f"configuration is valid: {_config_path(args.config) or 'defaults only'}")
+    print(f"configuration is valid: {config_path(args.config) or 'defaults only'}")
     return 0
 
 

@@ -1,29 +1,199 @@
-"""The ``supergrep`` command.
+"""The ``supergrep`` command: ``serve`` (the hub alone), ``agent``, ``tail``.
 
-``supergrep serve`` (the hub) and ``supergrep agent`` (ships a host's logs to a hub)
-are not in this build yet; until then the command says so instead of pretending.
+``monitor up`` runs the hub as part of the whole stack; ``supergrep serve`` runs only
+the hub, from the same ``monitor.toml`` (``[supergrep]`` and ``[http]``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
+import os
+import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
 
 from monitor import __version__
+from monitor.cli import config_path
+from monitor.config import Config, ConfigError, default_data_dir, load_config
+from monitor.logs import configure_logging
+from monitor.up import StartupError, bind_error, check_exposure
+from monitor.web.app import make_app
+from monitor.web.status import PartStatus
+from supergrep.agent import Agent
+from supergrep.server import Supergrep
+from supergrep.settings import StreamSettings
+from supergrep.terminal import TailOptions, run_tail
 
 __all__ = ["main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``supergrep`` command line; return the exit status."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supergrep", description="Live, regex-filtered logs from many hosts."
     )
     parser.add_argument("--version", action="version", version=f"supergrep {__version__}")
-    parser.parse_args(argv)
-    print("supergrep: 'serve' and 'agent' are not in this build yet.", file=sys.stderr)
-    return 2
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the hub alone ([supergrep] in monitor.toml)")
+    serve.add_argument("--config", type=Path, help="TOML file (default: ./monitor.toml)")
+    serve.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a setting, e.g. --set http.port=8081",
+    )  # fmt: skip
+    serve.add_argument(
+        "--stream", action="append", default=[], metavar="NAME=GLOB[,GLOB]",
+        help="a stream to tail (repeatable; adds to the config's streams)",
+    )  # fmt: skip
+
+    agent = commands.add_parser("agent", help="ship this host's logs to a hub")
+    agent.add_argument("--hub", required=True, help="ws://hub:8080/supergrep/ingest")
+    agent.add_argument(
+        "--stream", action="append", required=True, metavar="NAME=GLOB[,GLOB]",
+        help="a stream and its files (repeatable)",
+    )  # fmt: skip
+    agent.add_argument(
+        "--token", default=os.environ.get("SUPERGREP_TOKEN", ""),
+        help="the hub's token ($SUPERGREP_TOKEN; --token-file keeps it out of ps)",
+    )  # fmt: skip
+    agent.add_argument("--token-file", type=Path, help="read the token from this file")
+    agent.add_argument("--host", default=socket.gethostname(), help="this host's name")
+    agent.add_argument(
+        "--state", type=Path,
+        default=default_data_dir(os.environ) / "supergrep-agent.json",
+        help="where acknowledged offsets are kept (default: %(default)s)",
+    )  # fmt: skip
+
+    tail = commands.add_parser("tail", help="the live feed in this terminal")
+    tail.add_argument("stream", help="stream name(s), comma-separated")
+    tail.add_argument("pattern", nargs="?", help="show only lines matching this regex")
+    tail.add_argument(
+        "--server", default=os.environ.get("SUPERGREP_SERVER", "http://127.0.0.1:8080")
+    )
+    tail.add_argument("--exclude", "-v", action="append", default=[], help="hide matching lines")
+    tail.add_argument("-i", "--ignore-case", action="store_true")
+    tail.add_argument("--backfill", "-n", type=int, default=10, help="recent lines to show first")
+    tail.add_argument("--token", default=os.environ.get("SUPERGREP_TOKEN", ""))
+    tail.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    return parser
+
+
+def _streams(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        name, sep, globs = spec.partition("=")
+        if not sep or not name or not globs:
+            raise ValueError(f"--stream {spec!r}: expected NAME=GLOB[,GLOB…]")
+        out[name] = out.get(name, ()) + tuple(g for g in globs.split(",") if g)
+    return out
+
+
+def _until_signalled(body: Callable[[asyncio.Event], Awaitable[int]]) -> int:
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await body(stop)
+
+    try:
+        return asyncio.run(main())
+    except StartupError as exc:
+        print(f"supergrep: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _serve(config: Config, stop: asyncio.Event) -> int:
+    check_exposure(config)
+    service = Supergrep(
+        config.supergrep, token=config.http.token, state_dir=config.data_dir / "supergrep"
+    )
+    await service.start()
+    try:
+        app = make_app(
+            lambda: [PartStatus("supergrep", "running", service.describe())],
+            supergrep=service,
+            token=config.http.token,
+        )
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
+            try:
+                await site.start()
+            except OSError as exc:
+                where = f"{config.http.host}:{config.http.port}"
+                raise StartupError(
+                    bind_error("supergrep", OSError(exc.errno, where), "http.port")
+                ) from None
+            host, port = runner.addresses[0][:2]
+            names = ", ".join(sorted(config.supergrep.streams)) or "none (agents may add some)"
+            print(f"supergrep is up: ws://{host}:{port}/supergrep/ws; streams: {names}", flush=True)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+    finally:
+        await service.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``supergrep`` command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        streams = _streams(args.stream) if args.command in ("serve", "agent") else {}
+    except ValueError as exc:
+        print(f"supergrep: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        overrides = dict(o.partition("=")[::2] for o in args.overrides)
+        try:
+            config = load_config(config_path(args.config), os.environ, overrides)
+        except ConfigError as exc:
+            print(f"supergrep: {exc}", file=sys.stderr)
+            return 2
+        if streams:
+            merged = dict(config.supergrep.streams)
+            for name, globs in streams.items():
+                merged[name] = StreamSettings(merged.get(name, StreamSettings()).paths + globs)
+            config = dataclasses.replace(
+                config, supergrep=dataclasses.replace(config.supergrep, streams=merged)
+            )
+        configure_logging(config.log_format)
+        return _until_signalled(lambda stop: _serve(config, stop))
+    if args.command == "agent":
+        configure_logging()
+        token = args.token
+        if args.token_file is not None:
+            try:
+                token = args.token_file.read_text().strip()
+            except OSError as exc:
+                print(f"supergrep: --token-file: {exc}", file=sys.stderr)
+                return 2
+        agent = Agent(args.hub, streams, host=args.host, token=token, state=args.state)
+
+        async def run_agent(stop: asyncio.Event) -> int:
+            await agent.run(stop)
+            return 0
+
+        return _until_signalled(run_agent)
+    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    options = TailOptions(
+        server=args.server,
+        streams=[s for s in args.stream.split(",") if s],
+        include=[args.pattern] if args.pattern else [],
+        exclude=args.exclude,
+        ignore_case=args.ignore_case,
+        backfill=args.backfill,
+        token=args.token,
+        colour=colour,
+    )
+    return _until_signalled(lambda stop: run_tail(options, stop))
 
 
 if __name__ == "__main__":

@@ -407,7 +407,8 @@ async def _agent(request: web.Request) -> web.StreamResponse:
                         chunk.stream, host, chunk.file, chunk.texts, chunk.truncated, chunk.ts
                     )
                     service.stats.agent_lines += len(chunk.texts)
-            await ws.send_json({"type": "ack", "id": batch.id, "offsets": offsets})
+            done = {c.file_id: offsets[c.file_id] for c in batch.chunks if c.file_id in offsets}
+            await ws.send_json({"type": "ack", "id": batch.id, "offsets": done})
     finally:
         service.agents[host] -= 1
         if service.agents[host] <= 0:

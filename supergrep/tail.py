@@ -90,6 +90,9 @@ class StreamTail:
     #: Where to start reading files already known (an agent's acknowledged offsets).
     resume: dict[FileId, int] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
+    #: Whether a file that is gone (and fully read up to the given offset) may be closed;
+    #: an agent keeps it open until the hub has acknowledged everything in it.
+    closable: Callable[[FileId, int], bool] = lambda file_id, offset: True
     #: Path -> why it cannot be read right now (permission denied, …).
     problems: dict[str, str] = field(default_factory=dict)
     _files: dict[FileId, _Open] = field(default_factory=dict)
@@ -111,8 +114,9 @@ class StreamTail:
 
     # -- driving ----------------------------------------------------------------------
 
-    def rescan(self) -> list[Chunk]:
-        """Glob again: open new files, notice rotation, truncation and deletion."""
+    def rescan(self, read: bool = True) -> list[Chunk]:
+        """Glob again: open new files, notice rotation, truncation and deletion; then
+        (unless ``read`` is false) read what was appended."""
         chunks: list[Chunk] = []
         first = not self._started
         self._started = True
@@ -139,16 +143,26 @@ class StreamTail:
                 continue
             if f.gone_since is None:
                 f.gone_since = now
-            chunks += self._drain(f)
-            if now - f.gone_since >= self.linger:
-                chunks += self._finish(f)
-        return chunks + self.read()
+            if (
+                now - f.gone_since >= self.linger
+                and os.fstat(f.fd).st_size <= f.offset
+                and self.closable(file_id, f.offset)
+            ):
+                chunks += self._drain(f) + self._finish(f)
+        return chunks + self.read() if read else chunks
 
-    def read(self) -> list[Chunk]:
-        """Everything appended to the open files since the last call."""
+    def read(self, limit: int | None = None) -> list[Chunk]:
+        """What was appended to the open files since the last call: everything, or
+        about ``limit`` bytes (whole reads of up to 1 MiB) when given."""
         chunks: list[Chunk] = []
+        budget = limit
         for f in list(self._files.values()):
-            chunks += self._drain(f)
+            if budget is not None and budget <= 0:
+                break
+            read = self._drain(f, budget)
+            chunks += read
+            if budget is not None:
+                budget -= sum(c.end - c.start for c in read) or 1
         return chunks
 
     def close(self) -> None:
@@ -193,9 +207,10 @@ class StreamTail:
         f.offset = f.line_start = offset
         f.splitter = Splitter(self.max_line)
 
-    def _drain(self, f: _Open) -> list[Chunk]:
+    def _drain(self, f: _Open, limit: int | None = None) -> list[Chunk]:
         chunks: list[Chunk] = []
-        while True:
+        taken = 0
+        while limit is None or taken < limit:
             try:
                 data = os.pread(f.fd, READ_SIZE, f.offset)
             except OSError as exc:
@@ -209,6 +224,7 @@ class StreamTail:
                     continue
                 break
             start = f.line_start
+            taken += len(data)
             f.offset += len(data)
             texts, flags = f.splitter.feed(data)
             f.line_start = f.offset - f.splitter.held
