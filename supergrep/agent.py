@@ -118,7 +118,7 @@ class Agent:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Ship lines until ``stop`` is set, reconnecting with backoff."""
-        watcher = Watcher(lambda modified_only: self._wake.set())
+        watcher = Watcher(self._changed)
         watcher.start(asyncio.get_running_loop())
         delay = 0.2
         try:
@@ -142,6 +142,11 @@ class Agent:
             for tail in self.tails.values():
                 tail.close()
             self.save()
+
+    def _changed(self, modified_only: bool) -> None:
+        if not modified_only:  # created, moved, deleted: look at the names again first
+            self._rescanned_at = 0.0
+        self._wake.set()
 
     async def _session(self, stop: asyncio.Event, watcher: Watcher) -> None:
         url = f"{self.hub}?{urlencode({'host': self.host})}"
@@ -182,6 +187,7 @@ class Agent:
         """Back to the acknowledged offsets: what was in flight is read and sent again."""
         self._inflight.clear()
         self._inflight_bytes = 0
+        self._rescanned_at = 0.0  # names may have changed while disconnected
         for tail in self.tails.values():
             tail.seek(
                 {

@@ -88,6 +88,7 @@ class Supergrep:
         self._read_scheduled = False
         self._rescan_wanted = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.sockets: set[web.WebSocketResponse] = set()  # open viewers and agents
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -232,9 +233,19 @@ def _client(request: web.Request) -> str:
 def add_supergrep_routes(app: web.Application, service: Supergrep) -> None:
     """Mount the hub's routes on ``app``."""
     app[SUPERGREP] = service
+    app.on_shutdown.append(_close_sockets)
     app.router.add_get("/supergrep/ws", _viewer)
     app.router.add_get("/supergrep/ingest", _agent)
     app.router.add_get("/supergrep/streams", _streams)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Shutdown: say goodbye to every viewer and agent (they reconnect and resume)."""
+    sockets = list(app[SUPERGREP].sockets)
+    await asyncio.gather(
+        *(ws.close(code=1001, message=b"server shutting down") for ws in sockets),
+        return_exceptions=True,
+    )
 
 
 async def _streams(request: web.Request) -> web.Response:
@@ -263,9 +274,11 @@ async def _viewer(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=settings.max_message, compress=False)
     await ws.prepare(request)
     service._clients[client] += 1
+    service.sockets.add(ws)
     try:
         await _serve_viewer(service, request, ws)
     finally:
+        service.sockets.discard(ws)
         service._clients[client] -= 1
         if service._clients[client] <= 0:
             del service._clients[client]
@@ -377,8 +390,11 @@ async def _agent(request: web.Request) -> web.StreamResponse:
     host = request.query.get("host", "")
     if not host or len(host) > 255:
         return _refuse(400, "say which host this is: /supergrep/ingest?host=NAME")
-    ws = web.WebSocketResponse(max_msg_size=service.settings.max_message * 16, compress=True)
+    ws = web.WebSocketResponse(
+        max_msg_size=service.settings.max_message * 16, compress=True, heartbeat=10
+    )
     await ws.prepare(request)
+    service.sockets.add(ws)
     service.agents[host] += 1
     offsets = service.agent_offsets.setdefault(host, {})
     try:
@@ -410,6 +426,7 @@ async def _agent(request: web.Request) -> web.StreamResponse:
             done = {c.file_id: offsets[c.file_id] for c in batch.chunks if c.file_id in offsets}
             await ws.send_json({"type": "ack", "id": batch.id, "offsets": done})
     finally:
+        service.sockets.discard(ws)
         service.agents[host] -= 1
         if service.agents[host] <= 0:
             del service.agents[host]

@@ -143,6 +143,7 @@ class StreamTail:
                 continue
             if f.gone_since is None:
                 f.gone_since = now
+                f.path = _current_name(f.fd, f.path)
             if (
                 now - f.gone_since >= self.linger
                 and os.fstat(f.fd).st_size <= f.offset
@@ -248,6 +249,14 @@ class StreamTail:
         if not texts:
             return []
         return [Chunk(f.path, f.file_id, f.line_start, f.offset, texts, flags)]
+
+
+def _current_name(fd: int, old: str) -> str:
+    """Where a renamed file is now (Linux tells through /proc), for the lines' labels."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return old
 
 
 class Watcher:
