@@ -59,6 +59,7 @@ class Agent:
         batch_interval: float = 0.05,
         max_line: int = 16384,
         poll: float = 0.5,
+        keepalive: float = 10.0,
     ) -> None:
         self.hub = hub
         self.host = host
@@ -68,6 +69,7 @@ class Agent:
         self.batch_bytes = batch_bytes
         self.batch_interval = batch_interval
         self.poll = poll
+        self.keepalive = keepalive
         self.acked: dict[str, int] = self._load()
         resume = {fid: off for key, off in self.acked.items() if (fid := _file_id(key))}
         self.tails = {
@@ -100,7 +102,7 @@ class Agent:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
-            log.warning("supergrep agent: ignoring unreadable state %s: %s", self.state, exc)
+            log.warning("ignoring unreadable state %s: %s", self.state, exc)
             return {}
 
     def save(self) -> None:
@@ -130,9 +132,7 @@ class Agent:
                     await self._session(stop, watcher)
                     delay = 0.2
                 except (OSError, websockets.WebSocketException, TimeoutError) as exc:
-                    log.warning(
-                        "supergrep agent: hub %s: %s; retrying in %.1f s", self.hub, exc, delay
-                    )
+                    log.warning("hub %s: %s; retrying in %.1f s", self.hub, exc, delay)
                 self.connected.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
@@ -152,7 +152,12 @@ class Agent:
         url = f"{self.hub}?{urlencode({'host': self.host})}"
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with websockets.connect(
-            url, additional_headers=headers, max_size=None, open_timeout=5, ping_interval=10
+            url,
+            additional_headers=headers,
+            max_size=None,
+            open_timeout=5,
+            ping_interval=self.keepalive,  # a dead link is noticed within 2 x keepalive
+            ping_timeout=self.keepalive,
         ) as ws:
             welcome = json.loads(await asyncio.wait_for(ws.recv(), 5))
             if welcome.get("type") != "welcome":
@@ -161,7 +166,7 @@ class Agent:
                 if isinstance(offset, int) and offset > self.acked.get(key, -1):
                     self.acked[key] = offset
             self._rewind()
-            log.info("supergrep agent: connected to %s as %s", self.hub, self.host)
+            log.info("connected to %s as %s", self.hub, self.host)
             self.connected.set()
             receiver = asyncio.create_task(self._receive(ws))
             stopping = asyncio.create_task(stop.wait())
@@ -245,7 +250,7 @@ class Agent:
         async for raw in ws:
             message = json.loads(raw)
             if message.get("type") == "error":
-                log.warning("supergrep agent: hub says: %s", message.get("message"))
+                log.warning("hub says: %s", message.get("message"))
                 continue
             if message.get("type") != "ack":
                 continue

@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--token-file", type=Path, help="read the token from this file")
     agent.add_argument("--host", default=socket.gethostname(), help="this host's name")
     agent.add_argument(
+        "--keepalive", type=float, default=10.0, metavar="SECONDS",
+        help="ping the hub this often; a link silent for twice this is redialled",
+    )  # fmt: skip
+    agent.add_argument(
         "--state", type=Path,
         default=default_data_dir(os.environ) / "supergrep-agent.json",
         help="where acknowledged offsets are kept (default: %(default)s)",
@@ -175,7 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             except OSError as exc:
                 print(f"supergrep: --token-file: {exc}", file=sys.stderr)
                 return 2
-        agent = Agent(args.hub, streams, host=args.host, token=token, state=args.state)
+        agent = Agent(
+            args.hub,
+            streams,
+            host=args.host,
+            token=token,
+            state=args.state,
+            keepalive=args.keepalive,
+        )
 
         async def run_agent(stop: asyncio.Event) -> int:
             await agent.run(stop)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,7 +70,7 @@ async def test_agent_ships_every_line_once_across_kills_restarts_and_rotation(
     writer.write(0)  # the file exists before the agent: it starts at its end
     state = tmp_path / "agent.json"
     hub_state = tmp_path / "hub"
-    port = free_port()
+    port = free_port(socket.SOCK_STREAM)
     received: list[dict[str, object]] = []
 
     async with running_hub({"app": []}, state_dir=hub_state, port=port) as hub:
@@ -96,13 +97,15 @@ async def test_agent_ships_every_line_once_across_kills_restarts_and_rotation(
     writer.write(0)  # a new app.log
     writer.write(150)
     await asyncio.sleep(0.5)
-    async with running_hub({"app": []}, state_dir=hub_state, port=port) as hub:
-        async with ViewerClient.connect(hub.ws) as viewer:
-            await viewer.subscribe("app", backfill=10000)
-            writer.write(100)
-            await collect(hub, 500, viewer)
-            await asyncio.sleep(0.5)  # anything sent twice would arrive by now
-            received += viewer.lines()
+    async with (
+        running_hub({"app": []}, state_dir=hub_state, port=port) as hub,
+        ViewerClient.connect(hub.ws) as viewer,
+    ):
+        await viewer.subscribe("app", backfill=10000)
+        writer.write(100)
+        await collect(hub, 500, viewer)
+        await asyncio.sleep(0.5)  # anything sent twice would arrive by now
+        received += viewer.lines()
     texts = [str(line["text"]) for line in received]
     assert len(texts) == len(writer.written)  # nothing lost, nothing twice
     assert texts == writer.written  # and in order (one writer, one file at a time)
@@ -111,7 +114,7 @@ async def test_agent_ships_every_line_once_across_kills_restarts_and_rotation(
 
 
 async def test_agent_refused_without_the_token_says_so(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_port(socket.SOCK_STREAM)
     async with running_hub({"app": []}, token="t0ken", port=port):
         process = start_agent(port, tmp_path, tmp_path / "state.json")
         try:
