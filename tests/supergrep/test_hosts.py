@@ -57,7 +57,7 @@ class Hosts:
             f"10.231.{subnet}.{1 if role != 'root' else 2}/24",
             "dev",
             there,
-        )  # noqa: E501
+        )
         ip("-n", self.ns["hub"], "link", "set", there, "up")
         ip("-n", self.ns["hub"], "link", "set", "lo", "up")
         address = f"10.231.{subnet}.{2 if role != 'root' else 1}/24"
