@@ -19,6 +19,7 @@ of being sent duplicates.
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import time
 from collections import Counter, deque
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supergrep.filters import FilterSpec, Matcher
-from supergrep.lines import Line
+from supergrep.lines import Line, encode_lines
 
 __all__ = ["Hub", "UnknownStream", "Viewer"]
 
@@ -47,7 +48,7 @@ class Viewer:
     max_bytes: int = 8 << 20
     #: Called (with no argument) when something is queued, to wake the sender.
     wake: Callable[[], None] = lambda: None
-    queue: deque[Line | _Dropped] = field(default_factory=deque)
+    queue: deque[tuple[str, str] | _Dropped] = field(default_factory=deque)  # (stream, JSON)
     queued_bytes: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     notices: list[dict[str, Any]] = field(default_factory=list)
@@ -55,24 +56,27 @@ class Viewer:
     spec: FilterSpec = field(default_factory=FilterSpec)
     delivered: int = 0
 
-    def offer(self, lines: Sequence[Line]) -> None:
-        """Queue ``lines``; what does not fit is counted as dropped, and the count is
-        reported in order: after the lines queued before the drop."""
+    def offer(self, lines: Sequence[Line], encoded: Sequence[str] | None = None) -> None:
+        """Queue ``lines`` (``encoded``: their JSON, if already made); what does not fit
+        is counted as dropped, and the count is reported in order: after the lines
+        queued before the drop."""
         if not lines:
             return
+        if encoded is None:
+            encoded = encode_lines(lines)
         room = self.max_lines - len(self.queue)
-        size = sum(len(line.text) for line in lines)
+        size = sum(map(len, encoded))
         if not self.dropped and room >= len(lines) and self.queued_bytes + size <= self.max_bytes:
-            self.queue.extend(lines)
+            self.queue.extend(zip([line.stream for line in lines], encoded, strict=True))
             self.queued_bytes += size
         else:
-            for line in lines:
-                if room > 0 and self.queued_bytes + len(line.text) <= self.max_bytes:
+            for line, text in zip(lines, encoded, strict=True):
+                if room > 0 and self.queued_bytes + len(text) <= self.max_bytes:
                     if self.dropped:  # the lines before this one were dropped
                         self.queue.append(_Dropped(self.dropped))
                         self.dropped = Counter()
-                    self.queue.append(line)
-                    self.queued_bytes += len(line.text)
+                    self.queue.append((line.stream, text))
+                    self.queued_bytes += len(text)
                     room -= 1
                 else:
                     self.dropped[line.stream] += 1
@@ -83,27 +87,30 @@ class Viewer:
         self.notices.append(message)
         self.wake()
 
-    def take(self, limit: int) -> list[dict[str, Any]]:
-        """The next messages to send, in order: notices, then up to ``limit`` lines in
-        ``lines`` messages, with ``dropped`` messages where lines were dropped."""
-        messages, self.notices = self.notices, []
-        batch: list[dict[str, Any]] = []
+    def take(self, limit: int) -> list[str]:
+        """The next messages to send, as JSON text, in order: notices, then up to
+        ``limit`` lines in ``lines`` messages, with ``dropped`` messages where lines
+        were dropped."""
+        messages = [_encode(notice) for notice in self.notices]
+        self.notices = []
+        batch: list[str] = []
         queue = self.queue
         while queue and len(batch) < limit:
             item = queue.popleft()
             if isinstance(item, _Dropped):
                 if batch:
-                    messages.append({"type": "lines", "lines": batch})
+                    messages.append(_lines_message(batch))
+                    self.delivered += len(batch)
                     batch = []
-                messages.append(item.message())
+                messages.append(_encode(item.message()))
                 continue
-            self.queued_bytes -= len(item.text)
-            batch.append(item.as_json())
+            self.queued_bytes -= len(item[1])
+            batch.append(item[1])
         if batch:
-            messages.append({"type": "lines", "lines": batch})
+            messages.append(_lines_message(batch))
             self.delivered += len(batch)
         if not queue and self.dropped:
-            messages.append(_Dropped(self.dropped).message())
+            messages.append(_encode(_Dropped(self.dropped).message()))
             self.dropped = Counter()
         return messages
 
@@ -111,6 +118,13 @@ class Viewer:
     def pending(self) -> bool:
         """True when something waits to be sent."""
         return bool(self.queue or self.notices or self.dropped)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _lines_message(encoded: list[str]) -> str:
+    return '{"type":"lines","lines":[' + ",".join(encoded) + "]}"
 
 
 @dataclass(frozen=True)
@@ -332,6 +346,8 @@ class Hub:
         viewer.streams = ()
 
     def _fan_out(self, stream: str, lines: list[Line]) -> None:
+        encoded: list[str] | None = None  # each line is encoded once, whoever receives it
+        first = lines[0].seq
         for group in list(self._groups.values()):
             ids = group.viewers.get(stream)
             if not ids:
@@ -347,8 +363,17 @@ class Hub:
                             "reason": off.reason,
                         }
                     )
+            if not selected:
+                continue
+            if encoded is None:
+                encoded = encode_lines(lines)
+            mine = (
+                encoded
+                if len(selected) == len(lines)
+                else [encoded[x.seq - first] for x in selected]
+            )
             for viewer_id in ids:
-                self._viewers[viewer_id].offer(selected)
+                self._viewers[viewer_id].offer(selected, mine)
 
     @property
     def viewers(self) -> int:

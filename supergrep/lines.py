@@ -8,9 +8,11 @@ the cap is cut at the cap and marked truncated, so one runaway line cannot eat m
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["Line", "Splitter"]
+__all__ = ["Line", "Splitter", "encode_lines"]
 
 
 class Line(NamedTuple):
@@ -28,19 +30,36 @@ class Line(NamedTuple):
     text: str
     truncated: bool = False
 
-    def as_json(self) -> dict[str, object]:
-        """The line as the viewer protocol sends it."""
-        out: dict[str, object] = {
-            "stream": self.stream,
-            "seq": self.seq,
-            "ts": round(self.ts, 3),
-            "host": self.host,
-            "file": self.file,
-            "text": self.text,
-        }
-        if self.truncated:
-            out["truncated"] = True
-        return out
+    def encode(self) -> str:
+        """The line as the viewer protocol sends it: a JSON object."""
+        return encode_lines([self])[0]
+
+
+def encode_lines(lines: Sequence[Line]) -> list[str]:
+    """Each line as a JSON object (built once per line, however many viewers get it).
+
+    Lines published together share stream, host, file and time, so that part is built
+    once; the texts are escaped by one call of the C encoder on the whole list, which is
+    then cut at the ``","`` between items: inside an encoded string every quote is
+    escaped, so that sequence occurs only between items.
+    """
+    if not lines:
+        return []
+    first = lines[0]
+    if any(
+        (x.stream, x.host, x.file, x.ts) != (first.stream, first.host, first.file, first.ts)
+        for x in lines
+    ):
+        return [y for x in lines for y in encode_lines([x])]
+    head = (
+        f'{{"stream":{_dumps(first.stream)},"host":{_dumps(first.host)},'
+        f'"file":{_dumps(first.file)},"ts":{first.ts:.3f},"seq":'
+    )
+    texts = _dumps([x.text for x in lines])[2:-2].split('","')
+    return [
+        f'{head}{x.seq},"text":"{text}"' + (',"truncated":true}' if x.truncated else "}")
+        for x, text in zip(lines, texts, strict=True)
+    ]
 
 
 class Splitter:
@@ -94,6 +113,9 @@ class Splitter:
         held = self._held
         self._held, self._skipping = b"", False
         return ([_text(held)], [False]) if held else ([], [])
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _text(raw: bytes) -> str:

@@ -378,7 +378,7 @@ async def _send(
                 await asyncio.sleep(settings.batch_interval)
             while viewer.pending and not ws.closed:
                 for message in viewer.take(settings.batch_lines):
-                    await ws.send_str(json.dumps(message, ensure_ascii=False))
+                    await ws.send_str(message)
 
 
 async def _agent(request: web.Request) -> web.StreamResponse:

@@ -55,7 +55,7 @@ class SupergrepSettings:
     viewer_lines: int = field(default=20000, metadata={"range": (100, 1_000_000)})
     viewer_bytes: int = field(default=8 << 20, metadata={"range": (1 << 16, 1 << 30)})
     #: Lines are sent in batches at most this often (seconds), or per ``batch_lines``.
-    batch_interval: float = 0.05
+    batch_interval: float = 0.02
     batch_lines: int = field(default=1000, metadata={"range": (1, 100_000)})
     #: Seconds between heartbeats (with each stream's rate).
     heartbeat: float = 5.0

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from supergrep.filters import FilterError, FilterSpec, Matcher
 from supergrep.hub import Hub, UnknownStream, Viewer
-from supergrep.lines import Line
+from supergrep.lines import Line, encode_lines
 
 
 class Clock:
@@ -17,6 +20,10 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def take(viewer: Viewer, limit: int = 1000) -> list[dict[str, Any]]:
+    return [json.loads(message) for message in viewer.take(limit)]
 
 
 def lines_of(messages: list[dict[str, Any]]) -> list[str]:
@@ -107,8 +114,8 @@ def test_publish_numbers_lines_and_fans_out_once_per_filter() -> None:
     hub.publish("db", "h2", "/b.log", ["db line"])
     assert calls.count(errors) == 1  # four viewers, one match per line
     for v in viewers[:4]:
-        assert lines_of(v.take(100)) == ["ERROR one", "ERROR two"]
-    got = viewers[4].take(100)
+        assert lines_of(take(v, 100)) == ["ERROR one", "ERROR two"]
+    got = take(viewers[4], 100)
     assert lines_of(got) == ["ERROR one", "ok", "ERROR two", "db line"]
     web = [x for m in got if m["type"] == "lines" for x in m["lines"] if x["stream"] == "web"]
     assert [x["seq"] for x in web] == [1, 2, 3]
@@ -126,7 +133,7 @@ def test_unknown_stream_and_bad_filter_change_nothing() -> None:
     with pytest.raises(FilterError):
         hub.subscribe(viewer_id, ["web"], FilterSpec(include=("[",)))
     hub.publish("web", "h", "f", ["still subscribed"])
-    assert lines_of(viewer.take(10)) == ["still subscribed"]
+    assert lines_of(take(viewer, 10)) == ["still subscribed"]
 
 
 def test_slow_viewer_gets_drop_notices_in_order_and_bounded_memory() -> None:
@@ -138,19 +145,19 @@ def test_slow_viewer_gets_drop_notices_in_order_and_bounded_memory() -> None:
         hub.publish("web", "h", "f", [f"{batch}-{i}" for i in range(50)])
     assert len(slow.queue) == 100
     assert len(fast.queue) == 500
-    first = slow.take(1000)
+    first = take(slow, 1000)
     assert lines_of(first) == [f"{b}-{i}" for b in range(2) for i in range(50)]
     assert first[-1] == {"type": "dropped", "count": 400, "streams": {"web": 400}}
     hub.publish("web", "h", "f", ["after"])
-    assert lines_of(slow.take(1000)) == ["after"]
+    assert lines_of(take(slow, 1000)) == ["after"]
 
 
 def test_drop_notice_sits_between_the_lines_around_the_gap() -> None:
     viewer = Viewer(max_lines=3)
     viewer.offer([line(str(i), i) for i in range(5)])  # 3 kept, 2 dropped
-    viewer.take(1)  # one sent: room for more
+    take(viewer, 1)  # one sent: room for more
     viewer.offer([line("x", 6)])
-    messages = viewer.take(100)
+    messages = take(viewer, 100)
     kinds = [m["type"] for m in messages]
     assert kinds == ["lines", "dropped", "lines"]
     assert lines_of(messages) == ["1", "2", "x"]
@@ -162,7 +169,7 @@ def test_backfill_returns_the_last_matching_lines() -> None:
         hub.publish("web", "h", "f", [f"{'ERROR' if i % 10 == 0 else 'info'} {i}"])
     viewer = Viewer()
     hub.subscribe(hub.connect(viewer), ["web"], FilterSpec(include=("ERROR",)), backfill=5)
-    assert lines_of(viewer.take(100)) == [f"ERROR {i}" for i in range(2950, 3000, 10)]
+    assert lines_of(take(viewer, 100)) == [f"ERROR {i}" for i in range(2950, 3000, 10)]
 
 
 def test_resume_replays_after_last_seen_and_reports_gaps() -> None:
@@ -171,15 +178,26 @@ def test_resume_replays_after_last_seen_and_reports_gaps() -> None:
     viewer = Viewer()
     viewer_id = hub.connect(viewer)
     hub.subscribe(viewer_id, ["web"], FilterSpec(), resume={"web": 45}, epoch=hub.epoch)
-    assert lines_of(viewer.take(100)) == ["46", "47", "48", "49", "50"]
+    assert lines_of(take(viewer, 100)) == ["46", "47", "48", "49", "50"]
     hub.publish("web", "h", "f", [str(i) for i in range(51, 301)])  # ring keeps 201..300
-    assert len(lines_of(viewer.take(1000))) == 250  # live, while subscribed
+    assert len(lines_of(take(viewer, 1000))) == 250  # live, while subscribed
     hub.subscribe(viewer_id, ["web"], FilterSpec(), resume={"web": 150}, epoch=hub.epoch)
-    messages = viewer.take(1000)
+    messages = take(viewer, 1000)
     gap = next(m for m in messages if m["type"] == "gap")
     assert (gap["from"], gap["to"]) == (151, 200)
     assert lines_of(messages)[0] == "201"
     hub.subscribe(viewer_id, ["web"], FilterSpec(), resume={"web": 10}, epoch="another run")
-    messages = viewer.take(1000)
+    messages = take(viewer, 1000)
     assert [m["type"] for m in messages] == ["gap"]
     assert messages[0]["reason"] == "the hub restarted"
+
+
+@given(st.lists(st.text(), min_size=1, max_size=20), st.lists(st.booleans(), min_size=20))
+def test_encoded_lines_are_exact_json(texts: list[str], cut: list[bool]) -> None:
+    lines = [Line("web", i + 7, 1.25, 'h"1', "/v/a b.log", t, cut[i]) for i, t in enumerate(texts)]
+    for line, text in zip(lines, encode_lines(lines), strict=True):
+        decoded = json.loads(text)
+        assert decoded["text"] == line.text
+        assert decoded["seq"] == line.seq
+        assert decoded["host"] == line.host
+        assert decoded.get("truncated", False) == line.truncated
