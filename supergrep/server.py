@@ -367,18 +367,23 @@ async def _serve_viewer(
 async def _send(
     ws: web.WebSocketResponse, viewer: Viewer, wake: asyncio.Event, settings: SupergrepSettings
 ) -> None:
-    """Drain the viewer's queue: wait for something, let a batch gather for at most
-    ``batch_interval``, send. While a send waits for a slow client, lines pile up in the
-    bounded queue (and are dropped past it), never anywhere else."""
+    """Drain the viewer's queue: at most one batch per ``batch_interval`` (a line that
+    arrives after a quiet spell goes out at once; under a flood, lines gather into
+    batches of up to ``batch_lines``). While a send waits for a slow client, lines pile
+    up in the bounded queue (and are dropped past it), never anywhere else."""
+    loop = asyncio.get_running_loop()
+    last_sent = 0.0
     with contextlib.suppress(ConnectionResetError, RuntimeError):
         while not ws.closed:
             await wake.wait()
             wake.clear()
-            if len(viewer.queue) < settings.batch_lines:
-                await asyncio.sleep(settings.batch_interval)
+            pause = last_sent + settings.batch_interval - loop.time()
+            if pause > 0 and len(viewer.queue) < settings.batch_lines:
+                await asyncio.sleep(pause)
             while viewer.pending and not ws.closed:
                 for message in viewer.take(settings.batch_lines):
                     await ws.send_str(message)
+            last_sent = loop.time()
 
 
 async def _agent(request: web.Request) -> web.StreamResponse:

@@ -54,8 +54,9 @@ class SupergrepSettings:
     #: A viewer's queue: past this many lines (or bytes) it gets drop notices.
     viewer_lines: int = field(default=20000, metadata={"range": (100, 1_000_000)})
     viewer_bytes: int = field(default=8 << 20, metadata={"range": (1 << 16, 1 << 30)})
-    #: Lines are sent in batches at most this often (seconds), or per ``batch_lines``.
-    batch_interval: float = 0.02
+    #: A viewer gets at most one batch per this many seconds (the first line after a
+    #: quiet spell goes at once), of at most ``batch_lines`` lines.
+    batch_interval: float = 0.01
     batch_lines: int = field(default=1000, metadata={"range": (1, 100_000)})
     #: Seconds between heartbeats (with each stream's rate).
     heartbeat: float = 5.0

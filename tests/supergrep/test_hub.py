@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -201,3 +202,30 @@ def test_encoded_lines_are_exact_json(texts: list[str], cut: list[bool]) -> None
         assert decoded["seq"] == line.seq
         assert decoded["host"] == line.host
         assert decoded.get("truncated", False) == line.truncated
+
+
+FRAGMENTS = ["a", "b", "^", "$", ".", r"\s", "[^a]", r"\n", "a*", r"\b", "|", "(a|b)+", r"\W", " "]
+
+
+@given(
+    st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=5),
+    st.lists(st.text(alphabet="ab x\t-", max_size=8), min_size=5, max_size=30),
+    st.booleans(),
+)
+def test_searching_joined_lines_finds_exactly_what_each_line_finds(
+    parts: list[str], texts: list[str], ignore_case: bool
+) -> None:
+    pattern = "".join(parts)
+    try:
+        each = regex.compile(pattern, regex.V0 | (regex.IGNORECASE if ignore_case else 0))
+    except regex.error:
+        return
+    matcher = Matcher(FilterSpec(include=(pattern,), ignore_case=ignore_case))
+    lines = [line(t, i) for i, t in enumerate(texts)]
+    pick = matcher._include[0]
+    assert pick.joined is not None
+    joined = matcher._run_joined(pick, lines)
+    if joined is not None:  # None: a match crossed a line end, each line is searched
+        assert joined == [each.search(t) is not None for t in texts]
+    expected = [x for x in lines if each.search(x.text) is not None]
+    assert matcher.select(lines) == expected
