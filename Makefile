@@ -61,6 +61,7 @@ bench: setup $(GRAPHITE_STAMP)
 	$(BIN)/python bench/statsd_ingest.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/carbon_ingest.py
+	$(BIN)/python bench/supergrep_stream.py
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 constraints: $(PY_STAMP)

@@ -12,7 +12,7 @@ const viewers = Number(viewersArg);
 const seconds = Number(secondsArg);
 
 function makeStats() {
-  return { delivered: 0, dropped: 0, notices: 0, latencies: [] };
+  return { delivered: 0, dropped: 0, notices: 0, latencies: [], first: null, last: null };
 }
 
 const STAMPED = /^\d+ (\d+) /;
@@ -23,6 +23,8 @@ function onText(stats, text) {
   const stamp = found[1];
   const now = process.hrtime.bigint();
   stats.delivered += 1;
+  if (stats.first === null) stats.first = now;
+  stats.last = now;
   stats.latencies.push(Number(now - BigInt(stamp)) / 1e6);
 }
 
@@ -63,6 +65,8 @@ setTimeout(() => {
     console.log(
       JSON.stringify({
         delivered: stats.delivered,
+        // seconds from the first line received to the last: the rate a viewer saw
+        span: stats.first === null ? 0 : Number(stats.last - stats.first) / 1e9,
         dropped: stats.dropped,
         notices: stats.notices,
         p50: percentile(sorted, 50),

@@ -18,6 +18,7 @@ of being sent duplicates.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import secrets
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supergrep.filters import FilterSpec, Matcher
-from supergrep.lines import Line, encode_lines
+from supergrep.lines import Line, encode_lines, encode_run
 
 __all__ = ["Hub", "UnknownStream", "Viewer"]
 
@@ -42,13 +43,18 @@ class UnknownStream(KeyError):
 
 @dataclass
 class Viewer:
-    """One subscriber's bounded queue of lines and notices waiting to be sent."""
+    """One subscriber's bounded queue of lines and notices waiting to be sent.
+
+    The queue holds batches (lists of lines already encoded as JSON) rather than single
+    lines, so queueing and sending cost per batch, not per line.
+    """
 
     max_lines: int = 20000
     max_bytes: int = 8 << 20
     #: Called (with no argument) when something is queued, to wake the sender.
     wake: Callable[[], None] = lambda: None
-    queue: deque[tuple[str, str] | _Dropped] = field(default_factory=deque)  # (stream, JSON)
+    queue: deque[list[str] | _Dropped] = field(default_factory=deque)
+    queued_lines: int = 0
     queued_bytes: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     notices: list[dict[str, Any]] = field(default_factory=list)
@@ -56,30 +62,26 @@ class Viewer:
     spec: FilterSpec = field(default_factory=FilterSpec)
     delivered: int = 0
 
-    def offer(self, lines: Sequence[Line], encoded: Sequence[str] | None = None) -> None:
-        """Queue ``lines`` (``encoded``: their JSON, if already made); what does not fit
+    def offer(self, lines: Sequence[Line], encoded: list[str] | None = None) -> None:
+        """Queue ``lines`` (``encoded``: their JSON, if already made). What does not fit
         is counted as dropped, and the count is reported in order: after the lines
         queued before the drop."""
         if not lines:
             return
         if encoded is None:
             encoded = encode_lines(lines)
-        room = self.max_lines - len(self.queue)
-        size = sum(map(len, encoded))
-        if not self.dropped and room >= len(lines) and self.queued_bytes + size <= self.max_bytes:
-            self.queue.extend(zip([line.stream for line in lines], encoded, strict=True))
-            self.queued_bytes += size
-        else:
-            for line, text in zip(lines, encoded, strict=True):
-                if room > 0 and self.queued_bytes + len(text) <= self.max_bytes:
-                    if self.dropped:  # the lines before this one were dropped
-                        self.queue.append(_Dropped(self.dropped))
-                        self.dropped = Counter()
-                    self.queue.append((line.stream, text))
-                    self.queued_bytes += len(text)
-                    room -= 1
-                else:
-                    self.dropped[line.stream] += 1
+        room = self.max_lines - self.queued_lines
+        sizes = list(itertools.accumulate(map(len, encoded)))
+        fits = min(room, bisect.bisect_right(sizes, self.max_bytes - self.queued_bytes))
+        if fits > 0:
+            if self.dropped:  # the lines before these were dropped
+                self.queue.append(_Dropped(self.dropped))
+                self.dropped = Counter()
+            self.queue.append(encoded if fits == len(encoded) else encoded[:fits])
+            self.queued_lines += fits
+            self.queued_bytes += sizes[fits - 1]
+        if fits < len(lines):
+            self.dropped.update(line.stream for line in lines[max(fits, 0) :])
         self.wake()
 
     def notify(self, message: dict[str, Any]) -> None:
@@ -99,20 +101,27 @@ class Viewer:
             item = queue.popleft()
             if isinstance(item, _Dropped):
                 if batch:
-                    messages.append(_lines_message(batch))
-                    self.delivered += len(batch)
+                    messages.append(self._lines(batch))
                     batch = []
                 messages.append(_encode(item.message()))
                 continue
-            self.queued_bytes -= len(item[1])
-            batch.append(item[1])
+            want = limit - len(batch)
+            if len(item) > want:
+                queue.appendleft(item[want:])
+                item = item[:want]
+            batch += item
         if batch:
-            messages.append(_lines_message(batch))
-            self.delivered += len(batch)
+            messages.append(self._lines(batch))
         if not queue and self.dropped:
             messages.append(_encode(_Dropped(self.dropped).message()))
             self.dropped = Counter()
         return messages
+
+    def _lines(self, batch: list[str]) -> str:
+        self.queued_lines -= len(batch)
+        self.queued_bytes -= sum(map(len, batch))
+        self.delivered += len(batch)
+        return '{"type":"lines","lines":[' + ",".join(batch) + "]}"
 
     @property
     def pending(self) -> bool:
@@ -121,10 +130,6 @@ class Viewer:
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _lines_message(encoded: list[str]) -> str:
-    return '{"type":"lines","lines":[' + ",".join(encoded) + "]}"
 
 
 @dataclass(frozen=True)
@@ -230,8 +235,9 @@ class Hub:
         s.counted += len(texts)
         s.hosts.add(host)
         flags = truncated if truncated is not None else itertools.repeat(False)
-        lines = [
-            Line(stream, seq, when, host, file, text, cut)
+        new = tuple.__new__  # Line(...) without NamedTuple's Python-level __new__
+        lines: list[Line] = [
+            new(Line, (stream, seq, when, host, file, text, cut))
             for seq, text, cut in zip(itertools.count(first), texts, flags)
         ]
         s.ring.extend(lines)
@@ -366,7 +372,7 @@ class Hub:
             if not selected:
                 continue
             if encoded is None:
-                encoded = encode_lines(lines)
+                encoded = encode_run(lines)  # one publish: one stream, host, file, time
             mine = (
                 encoded
                 if len(selected) == len(lines)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["Line", "Splitter", "encode_lines"]
+__all__ = ["Line", "Splitter", "encode_lines", "encode_run"]
 
 
 class Line(NamedTuple):
@@ -38,27 +38,36 @@ class Line(NamedTuple):
 def encode_lines(lines: Sequence[Line]) -> list[str]:
     """Each line as a JSON object (built once per line, however many viewers get it).
 
-    Lines published together share stream, host, file and time, so that part is built
-    once; the texts are escaped by one call of the C encoder on the whole list, which is
-    then cut at the ``","`` between items: inside an encoded string every quote is
-    escaped, so that sequence occurs only between items.
+    Lines are encoded in runs that share stream, host, file and time (a published
+    batch is one run), so that part is built once per run; the texts of a run are
+    escaped by one call of the C encoder on the whole list, which is then cut at the
+    ``","`` between items: inside an encoded string every quote is escaped, so that
+    sequence occurs only between items.
     """
-    if not lines:
-        return []
-    first = lines[0]
-    if any(
-        (x.stream, x.host, x.file, x.ts) != (first.stream, first.host, first.file, first.ts)
-        for x in lines
-    ):
-        return [y for x in lines for y in encode_lines([x])]
+    out: list[str] = []
+    start = 0
+    while start < len(lines):
+        first = lines[start]
+        key = (first.stream, first.host, first.file, first.ts)
+        end = start + 1
+        while end < len(lines) and ((x := lines[end]).stream, x.host, x.file, x.ts) == key:
+            end += 1
+        out += encode_run(lines[start:end])
+        start = end
+    return out
+
+
+def encode_run(run: Sequence[Line]) -> list[str]:
+    """``encode_lines`` for lines that share stream, host, file and time."""
+    first = run[0]
     head = (
         f'{{"stream":{_dumps(first.stream)},"host":{_dumps(first.host)},'
         f'"file":{_dumps(first.file)},"ts":{first.ts:.3f},"seq":'
     )
-    texts = _dumps([x.text for x in lines])[2:-2].split('","')
+    texts = _dumps([x.text for x in run])[2:-2].split('","')
     return [
         f'{head}{x.seq},"text":"{text}"' + (',"truncated":true}' if x.truncated else "}")
-        for x, text in zip(lines, texts, strict=True)
+        for x, text in zip(run, texts, strict=True)
     ]
 
 

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SUPERGREP: web.AppKey[Supergrep] = web.AppKey("supergrep")
 AUTH_WAIT = 5.0
+READ_TURN = 2 << 20
 
 
 @dataclass
@@ -137,19 +138,28 @@ class Supergrep:
             self._loop.call_soon(self._read)
 
     def _read(self) -> None:
+        """Read what was appended, at most ``READ_TURN`` bytes per stream per loop turn,
+        so a burst of megabytes never holds the event loop (viewers keep being served
+        between turns); another turn is scheduled while there is more."""
         self._read_scheduled = False
         if self._rescan_wanted:
             self._rescan()
-            return
+        more = False
         for name, tail in self.tails.items():
-            self._publish(name, tail.read())
+            before = tail.bytes_read
+            self._publish(name, tail.read(READ_TURN))
+            more |= tail.bytes_read - before >= READ_TURN
+        if more and self._loop is not None:
+            self._read_scheduled = True
+            self._loop.call_soon(self._read)
 
     def _rescan(self) -> None:
         self._rescan_wanted = False
         self._watcher.forget_missing()
         for name, tail in self.tails.items():
-            self._publish(name, tail.rescan())
+            self._publish(name, tail.rescan(read=False))
             self._watcher.watch(tail.directories())
+        self._changed(True)  # then read, in turns
 
     def _publish(self, stream: str, chunks: list[Any]) -> None:
         for chunk in chunks:

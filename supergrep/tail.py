@@ -95,6 +95,8 @@ class StreamTail:
     closable: Callable[[FileId, int], bool] = lambda file_id, offset: True
     #: Path -> why it cannot be read right now (permission denied, …).
     problems: dict[str, str] = field(default_factory=dict)
+    #: Bytes read so far (all files), for callers that pace their reading.
+    bytes_read: int = 0
     _files: dict[FileId, _Open] = field(default_factory=dict)
     _started: bool = False
 
@@ -226,6 +228,7 @@ class StreamTail:
                 break
             start = f.line_start
             taken += len(data)
+            self.bytes_read += len(data)
             f.offset += len(data)
             texts, flags = f.splitter.feed(data)
             f.line_start = f.offset - f.splitter.held

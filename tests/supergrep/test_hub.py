@@ -144,8 +144,8 @@ def test_slow_viewer_gets_drop_notices_in_order_and_bounded_memory() -> None:
         hub.subscribe(hub.connect(v), ["web"], FilterSpec())
     for batch in range(10):
         hub.publish("web", "h", "f", [f"{batch}-{i}" for i in range(50)])
-    assert len(slow.queue) == 100
-    assert len(fast.queue) == 500
+    assert slow.queued_lines == 100
+    assert fast.queued_lines == 500
     first = take(slow, 1000)
     assert lines_of(first) == [f"{b}-{i}" for b in range(2) for i in range(50)]
     assert first[-1] == {"type": "dropped", "count": 400, "streams": {"web": 400}}
