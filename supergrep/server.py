@@ -244,9 +244,61 @@ def add_supergrep_routes(app: web.Application, service: Supergrep) -> None:
     """Mount the hub's routes on ``app``."""
     app[SUPERGREP] = service
     app.on_shutdown.append(_close_sockets)
+    app.router.add_get("/supergrep", _page)
+    app.router.add_get("/supergrep/", _page)
     app.router.add_get("/supergrep/ws", _viewer)
     app.router.add_get("/supergrep/ingest", _agent)
     app.router.add_get("/supergrep/streams", _streams)
+
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>supergrep</title>
+<link rel="stylesheet" href="/static/supergrep.css">
+</head>
+<body>
+<header class="bar">
+  <h1><a href="/">monitor</a> / supergrep</h1>
+  <span id="status" class="conn pending" role="status">connecting…</span>
+  <form id="token-form" hidden><label>Token <input id="token" type="password"
+    autocomplete="off"></label> <button type="submit">Connect</button></form>
+</header>
+<section class="controls" aria-label="Filters">
+  <fieldset id="streams"><legend>Streams</legend></fieldset>
+  <div class="filters">
+    <label>Include <input id="include" type="search" spellcheck="false"
+      placeholder="regex, or words, comma-separated — press /"></label>
+    <span class="field-error" id="include-error" role="alert"></span>
+    <label>Exclude <input id="exclude" type="search" spellcheck="false"
+      placeholder="hide lines matching (grep -v)"></label>
+    <span class="field-error" id="exclude-error" role="alert"></span>
+    <label>Highlight <input id="highlight" type="search" spellcheck="false"
+      placeholder="mark, without hiding"></label>
+    <span class="field-error" id="highlight-error" role="alert"></span>
+    <label class="check"><input id="case" type="checkbox"> Match case</label>
+  </div>
+  <div class="actions">
+    <button id="pause" type="button" aria-pressed="false" title="Space">Pause</button>
+    <span id="waiting"></span>
+    <button id="clear" type="button">Clear</button>
+    <label class="check"><input id="wrap" type="checkbox" checked> Wrap</label>
+    <label>Keep <input id="keep" type="number" min="100" step="100" value="5000"> lines</label>
+  </div>
+</section>
+<main id="log" tabindex="0" aria-live="off"></main>
+<button id="jump" type="button" hidden>↓ New lines below</button>
+<script src="/static/supergrep.js"></script>
+</body>
+</html>
+"""
+
+
+async def _page(request: web.Request) -> web.Response:
+    """The live log page: a static shell; ``static/supergrep.js`` does the rest."""
+    return web.Response(text=PAGE, content_type="text/html")
 
 
 async def _close_sockets(app: web.Application) -> None:
