@@ -29,7 +29,7 @@ from monitor.aggregator.server import StatsdServer
 from monitor.aggregator.settings import StatsdSettings
 from monitor.aggregator.sinks import Sink, StoreSink, sinks_for
 from monitor.config import Config
-from monitor.store.events import EventStore
+from monitor.store.events import Event, EventStore
 from monitor.store.finder import StoreFinder
 from monitor.store.receiver import CarbonReceiver
 from monitor.store.whisper_store import WhisperStore
@@ -163,7 +163,13 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
             ),
         ]
 
-    graphite = Graphite(StoreFinder(store), events, _zone(config.graphite.timezone))
+    def on_event(event: Event) -> None:
+        if "deploy" in event.tags:
+            supergrep.announce_deploy(event.when, event.what, event.tags, event.data)
+
+    graphite = Graphite(
+        StoreFinder(store), events, _zone(config.graphite.timezone), on_event=on_event
+    )
     app = make_app(
         status,
         graphite,

@@ -245,7 +245,7 @@ class Hub:
         return lines
 
     def announce(self, message: dict[str, Any]) -> None:
-        """Send a notice (a deploy banner…) to every viewer."""
+        """Send a notice (a deploy banner, a heartbeat) to every viewer."""
         for viewer in self._viewers.values():
             viewer.notify(message)
 

@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,27 @@ class Supergrep:
         for chunk in chunks:
             self.hub.publish(stream, self.settings.host, chunk.path, chunk.texts, chunk.truncated)
             self.stats.lines += len(chunk.texts)
+
+    def announce_deploy(self, when: float, what: str, tags: Sequence[str], data: str) -> None:
+        """A deploy was recorded: every viewer gets a banner in its stream, now.
+
+        ``data`` is the event's data; ``monitor deploy`` puts JSON with ``who``, ``sha``
+        and ``url`` there, which the banner shows (the page links only http(s) URLs).
+        """
+        details: dict[str, Any] = {}
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(data) if data else {}
+            if isinstance(parsed, dict):
+                details = parsed
+        self.hub.announce(
+            {
+                "type": "deploy",
+                "when": when,
+                "what": what,
+                "tags": list(tags),
+                **{k: str(details[k]) for k in ("who", "sha", "url") if k in details},
+            }
+        )
 
     def describe(self) -> str:
         """One line for the status page."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -29,7 +29,7 @@ from monitor.render.attime import TimeSyntaxError, parse_time
 from monitor.render.evaluator import Context, RenderError, evaluate_targets
 from monitor.render.grammar import TargetSyntaxError
 from monitor.render.output import to_csv, to_json, to_raw
-from monitor.store.events import EventStore
+from monitor.store.events import Event, EventStore
 from monitor.store.finder import StoreEvents, StoreFinder
 
 __all__ = ["GRAPHITE", "Graphite", "add_routes"]
@@ -44,6 +44,9 @@ class Graphite:
     finder: StoreFinder
     events: EventStore
     timezone: tzinfo = UTC
+    #: Called with each event accepted by ``POST /events/`` (``monitor up`` turns
+    #: deploys into supergrep banners here).
+    on_event: Callable[[Event], None] | None = None
 
 
 GRAPHITE: web.AppKey[Graphite] = web.AppKey("graphite")
@@ -264,7 +267,9 @@ async def _post_event(request: web.Request) -> web.Response:
         return _error('"when" must be a number of seconds since the epoch')
     data = body.get("data", "")
     data = data if isinstance(data, str) else json.dumps(data)
-    await asyncio.to_thread(graphite.events.add, float(when), what, tags, data)
+    event = await asyncio.to_thread(graphite.events.add, float(when), what, tags, data)
+    if graphite.on_event is not None:
+        graphite.on_event(event)
     return web.Response(status=200, text="")
 
 

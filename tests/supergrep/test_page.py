@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,3 +319,38 @@ def test_a_flood_shows_drop_notices_and_the_page_stays_bounded(
         page.wait_for_timeout(1000)
         assert page.locator("#log .line").count() <= 2000
         page.close()
+
+
+def test_a_deploy_shows_as_a_banner_in_the_stream(tmp_path: Path, browser: Any) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    config = tmp_path / "monitor.toml"
+    config.write_text(f'[supergrep.streams.app]\npaths = ["{log}"]\n')
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "up", "--config", str(config),
+         "--data-dir", str(tmp_path / "data"), "--set", f"http.port={port}",
+         "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0", "--set", "carbon.port=0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert "is up" in process.stdout.readline()
+        page = open_page(browser, f"http://127.0.0.1:{port}/supergrep")
+        deploy = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "deploy", "--stack", "web", "--env", "prod",
+             "--sha", "abc123", "--who", '<img src=x onerror="window.pwned=1">',
+             "--url", "javascript:window.pwned=1", "--graphite", f"http://127.0.0.1:{port}",
+             "--carbon", "none"],
+            cwd=ROOT, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert deploy.returncode == 0, deploy.stderr
+        banner = page.locator("#log .deploy")
+        expect(banner).to_have_count(1, timeout=WAIT)
+        assert "web" in banner.inner_text()
+        assert 'by <img src=x onerror="window.pwned=1">' in banner.inner_text()
+        assert "sha abc123" in banner.inner_text()
+        assert banner.locator("a, img").count() == 0  # a javascript: URL is not linked
+        page.close()
+    finally:
+        stop_process(process)
