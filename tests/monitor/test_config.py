@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from monitor.config import Config, ConfigError, HttpConfig, default_data_dir, load_config
+from tests.conftest import ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -76,3 +77,11 @@ def test_unknown_override_suggests() -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_the_example_config_in_contrib_is_valid() -> None:
+    config = load_config(ROOT / "contrib" / "monitor.toml")
+    assert config.http.token
+    assert set(config.supergrep.streams) == {"web", "app"}
+    units = sorted(p.name for p in (ROOT / "contrib").glob("*.service"))
+    assert units == ["monitor-statsd.service", "monitor.service", "supergrep-agent.service"]
