@@ -101,9 +101,13 @@ def main() -> int:
                 letters = "abcdefghij"
                 while writer.poll() is None:
                     time.sleep(5)
-                    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+                    metrics = {
+                        m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
+                    }
                     drawn = page.evaluate("() => window.bench.drawn")
-                    samples.append((time.monotonic() - started, drawn, metrics["JSHeapUsedSize"] / 2**20))
+                    samples.append(
+                        (time.monotonic() - started, drawn, metrics["JSHeapUsedSize"] / 2**20)
+                    )
                     before = time.perf_counter()
                     page.locator("#highlight").press(letters[len(typing) % len(letters)])
                     page.wait_for_function(
@@ -130,7 +134,9 @@ def main() -> int:
     )
     long_tasks = result["longTasks"]
     print(f"long tasks (>50 ms): {len(long_tasks)}, longest {max(long_tasks, default=0):.0f} ms")
-    print(f"a typed character shows in ms: median {statistics.median(typing):.0f}, max {max(typing):.0f}")
+    print(
+        f"a typed character shows in ms: median {statistics.median(typing):.0f}, max {max(typing):.0f}"
+    )
     print("JS heap MB over time: " + ", ".join(f"{t:.0f}s {h:.1f}" for t, _, h in samples))
     return 0
 

@@ -40,6 +40,7 @@
   let highlighter = null;
   let target = null; // {stream, seq, epoch} from a permalink
   let lastEntry = null; // the entry a continuation line joins
+  let linesShown = 0; // .line elements in the log (counted, not queried: trim runs every frame)
   const baseTitle = document.title;
 
   // -- filters as the user types them -------------------------------------------------
@@ -154,6 +155,7 @@
       log.replaceChildren();
       renderQueue = [];
       lastEntry = null;
+      linesShown = 0;
     }
     const message = {
       type: "subscribe",
@@ -310,41 +312,67 @@
     return log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
   }
 
+  // The page follows new lines while the user is at the bottom; scrolling up stops it.
+  // Tracked on scroll, so drawing a frame never has to measure the page first.
+  let following = true;
+
   function render() {
     frameRequested = false;
-    const follow = atBottom() && !target;
+    const follow = following && !target;
     const items = renderQueue;
     renderQueue = [];
     // Only the last `keep` lines can stay on the page: skip building the rest.
     const start = Math.max(0, items.length - state.keep);
-    const fragment = document.createDocumentFragment();
+    // One chunk per frame: chunks off screen skip layout and paint (content-visibility),
+    // and trimming removes whole chunks.
+    const chunk = document.createElement("div");
+    chunk.className = "chunk";
+    chunk.lineCount = 0;
     for (let i = start; i < items.length; i++) {
       const item = items[i];
       if (item.kind === "line") {
-        const entry = lineEntry(item.line, fragment);
-        if (entry) fragment.append(entry);
+        const entry = lineEntry(item.line);
+        if (entry) {
+          chunk.append(entry);
+          chunk.lineCount += 1;
+        }
       } else if (item.kind === "deploy") {
-        fragment.append(deployBanner(item.deploy));
+        chunk.append(deployBanner(item.deploy));
         lastEntry = null;
       } else {
-        fragment.append(noticeRow(item.level, item.text));
+        chunk.append(noticeRow(item.level, item.text));
         lastEntry = null;
       }
     }
-    log.append(fragment);
+    if (chunk.firstChild) log.append(chunk);
     trim();
     if (target) findTarget();
     if (follow) log.scrollTop = log.scrollHeight;
-    $("jump").hidden = follow || atBottom();
+    $("jump").hidden = follow;
   }
 
   function trim() {
-    let extra = log.querySelectorAll(".line").length - state.keep;
-    while (extra > 0 && log.firstElementChild) {
-      const first = log.firstElementChild;
-      extra -= first.classList.contains("entry") ? first.querySelectorAll(".line").length : 0;
-      if (first === lastEntry) lastEntry = null;
+    let first = log.firstElementChild;
+    while (first && first !== log.lastElementChild && linesShown - first.lineCount >= state.keep) {
+      linesShown -= first.lineCount;
+      if (lastEntry && first.contains(lastEntry)) lastEntry = null;
       first.remove();
+      first = log.firstElementChild;
+    }
+    // Then single entries of the oldest chunk, to the exact number.
+    while (linesShown > state.keep && first) {
+      const entry = first.firstElementChild;
+      if (!entry) {
+        first.remove();
+        first = log.firstElementChild;
+        continue;
+      }
+      const more = entry.querySelector(".more");
+      const n = entry.classList.contains("entry") ? 1 + (more ? more.childElementCount : 0) : 0;
+      if (entry === lastEntry) lastEntry = null;
+      entry.remove();
+      first.lineCount -= n;
+      linesShown -= n;
     }
   }
 
@@ -363,13 +391,14 @@
 
   function lineEntry(line) {
     const row = lineRow(line);
+    linesShown += 1;
     if (isContinuation(line)) {
       const entry = lastEntry;
-      entry.classList.add("trace");
+      entry.parentElement.lineCount += 1; // its chunk (or the one being built)
+      if (!entry.classList.contains("trace")) startTrace(entry);
       entry.querySelector(".more").append(row);
       const toggle = entry.querySelector(".toggle");
-      toggle.hidden = false;
-      const count = entry.querySelectorAll(".more .line").length;
+      const count = entry.querySelector(".more").childElementCount;
       toggle.dataset.count = String(count);
       toggle.textContent = entry.classList.contains("collapsed") ? `▸ ${count} more lines` : "▾";
       if (levelOf(line.text) > levelOf(entry.dataset.level || "")) classifyEntry(entry, line.text);
@@ -380,10 +409,18 @@
     entry.dataset.stream = line.stream;
     entry.dataset.host = line.host;
     entry.dataset.file = line.file;
+    entry.append(row);
+    classifyEntry(entry, line.text);
+    lastEntry = entry;
+    return entry;
+  }
+
+  // The collapse button and the box for the trace's lines are made only for traces.
+  function startTrace(entry) {
+    entry.classList.add("trace");
     const toggle = document.createElement("button");
     toggle.type = "button";
     toggle.className = "toggle";
-    toggle.hidden = true;
     toggle.title = "Collapse or expand this stack trace";
     toggle.addEventListener("click", () => {
       const collapsed = entry.classList.toggle("collapsed");
@@ -391,10 +428,7 @@
     });
     const more = document.createElement("div");
     more.className = "more";
-    entry.append(row, toggle, more);
-    classifyEntry(entry, line.text);
-    lastEntry = entry;
-    return entry;
+    entry.append(toggle, more);
   }
 
   const LEVELS = [
@@ -419,9 +453,25 @@
     }
   }
 
+  // Formatting a time is slow (Intl); lines of one second share the text.
+  let clockSecond = -1;
+  let clockText = "";
+  function clock(ts) {
+    const second = Math.floor(ts);
+    if (second !== clockSecond) {
+      clockSecond = second;
+      clockText = new Date(second * 1000).toLocaleTimeString([], { hour12: false });
+    }
+    return clockText;
+  }
+
+  const hues = new Map();
   const hue = (s) => {
+    const known = hues.get(s);
+    if (known !== undefined) return known;
     let h = 0;
     for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
+    hues.set(s, h % 360);
     return h % 360;
   };
 
@@ -433,11 +483,11 @@
     time.className = "time";
     time.href = `#line=${encodeURIComponent(line.stream)}:${line.seq}@${epoch}`;
     time.title = "Link to this line";
-    time.textContent = new Date(line.ts * 1000).toLocaleTimeString([], { hour12: false });
+    time.textContent = clock(line.ts);
     const host = document.createElement("span");
     host.className = "host";
     host.textContent = line.host;
-    host.style.setProperty("--hue", String(hue(line.host)));
+    host.classList.add(`hue${hue(line.host) % 12}`); // a stable colour per host
     const stream = document.createElement("span");
     stream.className = "stream";
     stream.textContent = line.stream;
@@ -546,6 +596,7 @@
     if (!el) return;
     el.classList.add("target");
     el.scrollIntoView({ block: "center" });
+    following = false;
     target = null;
   }
 
@@ -619,13 +670,16 @@
   $("clear").addEventListener("click", () => {
     log.replaceChildren();
     lastEntry = null;
+    linesShown = 0;
   });
   $("jump").addEventListener("click", () => {
     log.scrollTop = log.scrollHeight;
+    following = true;
     $("jump").hidden = true;
   });
   log.addEventListener("scroll", () => {
-    if (atBottom()) $("jump").hidden = true;
+    following = atBottom();
+    if (following) $("jump").hidden = true;
   });
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,0 +1,185 @@
+"""``monitor up --demo``: a small simulated shop, so a newcomer sees the stack move.
+
+It is an application like any other, instrumented with our own ``monitor.statsd``
+client over real UDP to the running statsd daemon: requests per endpoint, latencies,
+checkouts, errors, cart sizes and users. It writes a realistic log file (access lines,
+slow-query warnings, errors, now and then a multi-line Python traceback) that
+supergrep streams as ``demo``. Every couple of minutes it records a deploy the way a
+deploy script would (``monitor.deploys.record``: a Graphite event and the
+``deploys.<stack>.production`` metric), which every dashboard and every supergrep
+viewer shows; one deploy in three is bad and raises the error rate for a minute.
+
+Everything it sends is labelled: metrics under ``shop.``, the stream ``demo``, deploys
+of the stacks ``web`` and ``api`` by made-up people, and its log lines name
+``demo-shop``. Without ``--demo`` none of it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from monitor.deploys import Deploy, DeployNotRecorded, record
+from monitor.statsd import Client
+
+__all__ = ["Shop", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+#: endpoint -> (share of requests, median latency in ms)
+ENDPOINTS = {
+    "home": (0.35, 35.0),
+    "search": (0.25, 80.0),
+    "product": (0.22, 45.0),
+    "cart": (0.12, 60.0),
+    "checkout": (0.06, 220.0),
+}
+PEOPLE = ("alice", "bob", "chen", "dara", "emeka", "farah")
+PATHS = {
+    "home": "/",
+    "search": "/search?q=lamp",
+    "product": "/listing/{id}",
+    "cart": "/cart",
+    "checkout": "/checkout",
+}
+TRACEBACK = [
+    "Traceback (most recent call last):",
+    '  File "/srv/shop/checkout.py", line 88, in pay',
+    "    receipt = gateway.charge(order.total, card)",
+    '  File "/srv/shop/gateway.py", line 41, in charge',
+    '    raise GatewayTimeout(f"no answer in {self.timeout}s")',
+    "shop.gateway.GatewayTimeout: no answer in 3.0s",
+]
+
+
+@dataclass
+class Shop:
+    """The simulation: ``tick(seconds)`` plays that much traffic. Pure apart from the
+    client and the log file it is given (both injectable, for tests)."""
+
+    client: Client
+    log_file: TextIO
+    rng: random.Random
+    rate: float = 25.0  # requests per second
+    clock: Callable[[], float] = time.time
+    bad_until: float = 0.0  # a bad deploy raises errors until then
+
+    def tick(self, seconds: float) -> int:
+        """Simulate ``seconds`` of traffic; returns how many requests were made."""
+        now = self.clock()
+        count = self._poisson(self.rate * seconds)
+        error_rate = 0.12 if now < self.bad_until else 0.006
+        names = list(ENDPOINTS)
+        weights = [share for share, _ in ENDPOINTS.values()]
+        lines = []
+        with self.client.pipeline() as pipe:
+            for _ in range(count):
+                endpoint = self.rng.choices(names, weights)[0]
+                median = ENDPOINTS[endpoint][1] * (1.6 if now < self.bad_until else 1.0)
+                ms = self.rng.lognormvariate(math.log(median), 0.5)
+                failed = self.rng.random() < error_rate
+                pipe.incr(f"shop.requests.{endpoint}")
+                pipe.incr("shop.requests.total")
+                pipe.timing(f"shop.request.{endpoint}", ms)
+                pipe.set("shop.users", self.rng.randrange(2000))
+                status = 500 if failed else 200
+                if failed:
+                    pipe.incr("shop.errors")
+                if endpoint == "checkout":
+                    pipe.incr("shop.checkout.failed" if failed else "shop.checkout.ok")
+                    pipe.gauge("shop.cart.items", self.rng.randrange(1, 9))
+                lines.append(self._access(endpoint, status, ms))
+                if failed:
+                    lines += self._error(endpoint)
+                elif ms > median * 4:
+                    lines.append(f"WARN  demo-shop slow request: {endpoint} took {ms:.0f}ms")
+        self.log_file.write("".join(line + "\n" for line in lines))
+        self.log_file.flush()
+        return count
+
+    def deployed(self, deploy: Deploy, bad: bool) -> None:
+        """Note a deploy in the log; a bad one makes errors for the next minute."""
+        self.log_file.write(
+            f"INFO  demo-shop deploy of {deploy.stack} {deploy.sha} by {deploy.who} finished\n"
+        )
+        self.log_file.flush()
+        if bad:
+            self.bad_until = self.clock() + 60
+
+    def _access(self, endpoint: str, status: int, ms: float) -> str:
+        ip = f"10.{self.rng.randrange(256)}.{self.rng.randrange(256)}.{self.rng.randrange(256)}"
+        path = PATHS[endpoint].format(id=self.rng.randrange(1000, 9999))
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.clock()))
+        return f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {status} {self.rng.randrange(400, 40000)} {ms:.0f}ms'
+
+    def _error(self, endpoint: str) -> list[str]:
+        if endpoint == "checkout" and self.rng.random() < 0.5:
+            return ["ERROR demo-shop payment failed for order " + str(self.rng.randrange(10**6))]
+        if self.rng.random() < 0.3:
+            return [f"ERROR demo-shop unhandled exception in {endpoint}", *TRACEBACK]
+        return [f"ERROR demo-shop {endpoint}: upstream returned 503"]
+
+    def _poisson(self, mean: float) -> int:
+        # Knuth's method is fine for the small means of one tick.
+        limit, k, p = math.exp(-mean), 0, 1.0
+        while True:
+            p *= self.rng.random()
+            if p <= limit:
+                return k
+            k += 1
+
+
+async def run_demo(
+    stop: asyncio.Event,
+    *,
+    statsd: tuple[str, int],
+    graphite: str,
+    carbon: tuple[str, int],
+    log_path: Path,
+    deploy_every: float = 120.0,
+    first_deploy: float = 20.0,
+    token: str = "",
+) -> None:
+    """Run the shop until ``stop``: traffic every 100 ms, a deploy every ``deploy_every``
+    seconds (the first after ``first_deploy``)."""
+    rng = random.Random()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    client = Client(statsd[0], statsd[1])
+    with log_path.open("a", encoding="utf-8") as log_file, contextlib.closing(client):
+        shop = Shop(client, log_file, rng)
+        next_deploy = time.monotonic() + first_deploy
+        stacks = ("web", "api")
+        deploys = 0
+        log.info("demo: a simulated shop is sending metrics and logs (stream 'demo')")
+        while not stop.is_set():
+            shop.tick(0.1)
+            if time.monotonic() >= next_deploy:
+                next_deploy += deploy_every
+                stack = stacks[deploys % 2]
+                bad = deploys % 3 == 2
+                deploys += 1
+                deploy = Deploy(
+                    stack,
+                    "production",
+                    secrets.token_hex(4),
+                    rng.choice(PEOPLE),
+                    f"https://example.com/demo-shop/{stack}/deploys/{deploys}",
+                )
+                try:
+                    await asyncio.to_thread(record, deploy, graphite, carbon, token=token or None)
+                    shop.deployed(deploy, bad)
+                except DeployNotRecorded as exc:
+                    log.warning("demo: deploy not recorded: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), 0.1)
+            except TimeoutError:
+                pass

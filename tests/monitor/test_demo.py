@@ -1,0 +1,53 @@
+"""The demo shop: real UDP to a listener, a real log file."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+from pathlib import Path
+
+from monitor.deploys import Deploy
+from monitor.demo import Shop
+from monitor.statsd import Client
+from tests.conftest import UdpListener
+
+
+def test_the_shop_sends_its_metrics_and_writes_its_log(udp: UdpListener, tmp_path: Path) -> None:
+    log = io.StringIO()
+    client = Client(udp.host, udp.port)
+    shop = Shop(client, log, random.Random(7), rate=200.0, clock=lambda: 1000.0)
+    made = shop.tick(1.0)
+    client.close()
+    assert made > 100
+    received = [udp.packet()]
+    with contextlib.suppress(TimeoutError):  # the pipeline sends many packets
+        while True:
+            received.append(udp.recv(timeout=0.5)[0])
+    names = {line.split(":")[0] for p in received for line in p.decode().splitlines()}
+    assert {"shop.requests.total", "shop.users"} <= names
+    assert any(name.startswith("shop.request.") for name in names)  # timers per endpoint
+    lines = log.getvalue().splitlines()
+    assert len([line for line in lines if '"GET ' in line]) == made
+
+
+def test_a_bad_deploy_raises_the_error_rate_for_a_minute() -> None:
+    now = [1000.0]
+    log = io.StringIO()
+    client = Client("127.0.0.1", 9)  # the discard port: only the log matters here
+    shop = Shop(client, log, random.Random(1), rate=500.0, clock=lambda: now[0])
+    shop.tick(2.0)
+    before = log.getvalue().count("ERROR")
+    shop.deployed(Deploy("web", "production", "abc123", "alice", ""), bad=True)
+    assert "deploy of web abc123 by alice" in log.getvalue()
+    log.truncate(0)
+    log.seek(0)
+    shop.tick(2.0)
+    during = log.getvalue().count("ERROR")
+    assert during > 5 * max(before, 1)
+    now[0] += 61
+    log.truncate(0)
+    log.seek(0)
+    shop.tick(2.0)
+    assert log.getvalue().count("ERROR") < during / 3
+    client.close()
