@@ -134,9 +134,8 @@ def main() -> int:
     )
     long_tasks = result["longTasks"]
     print(f"long tasks (>50 ms): {len(long_tasks)}, longest {max(long_tasks, default=0):.0f} ms")
-    print(
-        f"a typed character shows in ms: median {statistics.median(typing):.0f}, max {max(typing):.0f}"
-    )
+    typed = f"median {statistics.median(typing):.0f}, max {max(typing):.0f}"
+    print(f"a typed character shows in ms: {typed}")
     print("JS heap MB over time: " + ", ".join(f"{t:.0f}s {h:.1f}" for t, _, h in samples))
     return 0
 

@@ -119,7 +119,8 @@ class Shop:
         ip = f"10.{self.rng.randrange(256)}.{self.rng.randrange(256)}.{self.rng.randrange(256)}"
         path = PATHS[endpoint].format(id=self.rng.randrange(1000, 9999))
         stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.clock()))
-        return f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {status} {self.rng.randrange(400, 40000)} {ms:.0f}ms'
+        size = self.rng.randrange(400, 40000)
+        return f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {status} {size} {ms:.0f}ms'
 
     def _error(self, endpoint: str) -> list[str]:
         if endpoint == "checkout" and self.rng.random() < 0.5:
