@@ -180,7 +180,5 @@ async def run_demo(
                     shop.deployed(deploy, bad)
                 except DeployNotRecorded as exc:
                     log.warning("demo: deploy not recorded: %s", exc)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.1)
-            except TimeoutError:
-                pass
