@@ -7,8 +7,8 @@ import io
 import random
 from pathlib import Path
 
-from monitor.deploys import Deploy
 from monitor.demo import Shop
+from monitor.deploys import Deploy
 from monitor.statsd import Client
 from tests.conftest import UdpListener
 
