@@ -62,6 +62,7 @@ bench: setup $(GRAPHITE_STAMP)
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/carbon_ingest.py
 	$(BIN)/python bench/supergrep_stream.py
+	$(BIN)/python bench/supergrep_browser.py
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 constraints: $(PY_STAMP)
