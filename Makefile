@@ -41,7 +41,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 run: setup
-	$(BIN)/monitor up --data-dir $(DATA_DIR)
+	$(BIN)/monitor up --demo --data-dir $(DATA_DIR)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     with_config(up)
     up.add_argument("--data-dir", type=Path, help="where metrics and events are stored")
     up.add_argument("--log-format", choices=["text", "json"], help="log output format")
+    up.add_argument(
+        "--demo", action="store_true", help="also run a simulated shop (what `make run` shows)"
+    )
 
     statsd = commands.add_parser(
         "statsd",
@@ -134,6 +137,8 @@ def _load(args: argparse.Namespace) -> Config:
         overrides["data_dir"] = str(args.data_dir)
     if getattr(args, "log_format", None) is not None:
         overrides["log_format"] = args.log_format
+    if getattr(args, "demo", False):
+        overrides["demo.enabled"] = "1"
     return load_config(config_path(args.config), os.environ, overrides)
 
 
@@ -193,10 +198,14 @@ def _up(config: Config) -> int:
         lines = [
             f"monitor {__version__} is up.",
             f"  {running.url:<40} status page",
+            f"  {running.url + 'dashboards':<40} dashboards",
+            f"  {running.url + 'supergrep':<40} live logs (supergrep)",
             f"  {running.url + 'render?target=stats_counts.*&from=-1h':<40} Graphite API",
         ]
         if udp:
             lines.append(f"  {f'statsd udp://{udp[0][0]}:{udp[0][1]}':<40} send metrics here")
+        if config.demo.enabled:
+            lines.append("Demo on: a simulated shop sends metrics, logs and deploys.")
         lines.append(f"Data in {config.data_dir.resolve()}. Press Ctrl-C to stop.")
         print("\n".join(lines), flush=True)
 

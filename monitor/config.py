@@ -82,6 +82,17 @@ class DashboardsSettings:
 
 
 @dataclass(frozen=True)
+class DemoSettings:
+    """``[demo]``: the simulated shop of ``monitor up --demo``."""
+
+    #: Run it (``--demo`` sets this): metrics, the log stream ``demo``, deploys.
+    enabled: bool = False
+    #: Seconds between its deploys, and before the first one.
+    deploy_every: float = 120.0
+    first_deploy: float = 20.0
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything ``monitor up`` and the parts it runs need to know."""
 
@@ -94,6 +105,7 @@ class Config:
     store: StoreSettings = field(default_factory=StoreSettings)
     carbon: CarbonSettings = field(default_factory=CarbonSettings)
     supergrep: SupergrepSettings = field(default_factory=SupergrepSettings)
+    demo: DemoSettings = DemoSettings()
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:

@@ -11,6 +11,7 @@ Parts join this file as they are built; the status page lists the ones still to 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import ipaddress
 import logging
@@ -29,6 +30,8 @@ from monitor.aggregator.server import StatsdServer
 from monitor.aggregator.settings import StatsdSettings
 from monitor.aggregator.sinks import Sink, StoreSink, sinks_for
 from monitor.config import Config
+from monitor.demo import run_demo
+from monitor.logs import log_to_file
 from monitor.store.events import Event, EventStore
 from monitor.store.finder import StoreFinder
 from monitor.store.receiver import CarbonReceiver
@@ -37,10 +40,16 @@ from monitor.web.app import make_app
 from monitor.web.graphite_api import Graphite
 from monitor.web.status import PartStatus
 from supergrep.server import Supergrep
+from supergrep.settings import StreamSettings, SupergrepSettings, WatchSettings
 
 __all__ = ["Running", "StartupError", "serve", "start", "start_statsd"]
 
 log = logging.getLogger("monitor.up")
+
+#: ``monitor up`` writes its log here (under the data directory) and streams it.
+LOG_FILE = "monitor.log"
+#: The demo shop's log file (under the data directory).
+DEMO_LOG = "demo/shop.log"
 
 
 class StartupError(Exception):
@@ -105,6 +114,7 @@ async def start(config: Config) -> Running:
     check_exposure(config)
     check_data_dir(config)
     parts = AsyncExitStack()
+    parts.callback(log_to_file(config.data_dir / LOG_FILE, config.log_format))
     try:
         running = await _start_parts(config, parts)
     except BaseException:
@@ -131,9 +141,15 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
     parts.push_async_callback(receiver.stop)
     statsd = await start_statsd(config.statsd, [StoreSink(store)])
     parts.push_async_callback(statsd.stop)
-    supergrep = Supergrep(
-        config.supergrep, token=config.http.token, state_dir=config.data_dir / "supergrep"
-    )
+    try:
+        supergrep = Supergrep(
+            supergrep_settings(config),
+            token=config.http.token,
+            state_dir=config.data_dir / "supergrep",
+        )
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    supergrep.metrics = statsd.submit
     await supergrep.start()
     parts.push_async_callback(supergrep.stop)
 
@@ -159,7 +175,20 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
                 "supergrep",
                 "running",
                 supergrep.describe(),
-                f"{here}supergrep/streams" if here else None,
+                f"{here}supergrep" if here else None,
+            ),
+            *(
+                [
+                    PartStatus(
+                        "demo shop",
+                        "running",
+                        "simulated traffic, logs (stream 'demo') and a deploy every two"
+                        " minutes; run without --demo to turn it off",
+                        f"{here}dashboards/app-overview" if here else None,
+                    )
+                ]
+                if config.demo.enabled
+                else []
             ),
         ]
 
@@ -193,7 +222,64 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in host else host
     url_holder.append(f"http://{shown}:{port}/")
+    if config.demo.enabled:
+        demo = await _start_demo(config, statsd, receiver, f"http://{_local(host)}:{port}")
+        parts.push_async_callback(demo)
     return Running(url_holder[0], parts, statsd, store, supergrep)
+
+
+def _local(host: str) -> str:
+    """An address to reach a listener bound to ``host`` from this machine."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+async def _start_demo(
+    config: Config, statsd: StatsdServer, receiver: CarbonReceiver, url: str
+) -> Callable[[], Awaitable[None]]:
+    """Start the simulated shop against this stack; returns its stop."""
+    udp = statsd.bound.udp
+    carbon = [(h, p) for kind, h, p in receiver.bound if kind == "tcp"]
+    if not udp or not carbon:
+        raise StartupError("--demo needs statsd on UDP and the carbon receiver on TCP")
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_demo(
+            stop,
+            statsd=(_local(udp[0][0]), udp[0][1]),
+            graphite=url,
+            carbon=(_local(carbon[0][0]), carbon[0][1]),
+            log_path=config.data_dir / DEMO_LOG,
+            deploy_every=config.demo.deploy_every,
+            first_deploy=config.demo.first_deploy,
+            token=config.http.token,
+        )
+    )
+
+    async def stop_demo() -> None:
+        stop.set()
+        await task
+
+    return stop_demo
+
+
+def supergrep_settings(config: Config) -> SupergrepSettings:
+    """The hub's settings with what ``monitor up`` adds: its own log as the stream
+    ``monitor`` and, with ``--demo``, the shop's log as ``demo`` with a watch counting
+    its errors (a stream of the same name in the config wins)."""
+    settings = config.supergrep
+    streams = {"monitor": StreamSettings((str(config.data_dir / LOG_FILE),))}
+    watches = settings.watch
+    if config.demo.enabled:
+        streams["demo"] = StreamSettings((str(config.data_dir / DEMO_LOG),))
+        watches = (
+            WatchSettings("demo", r"\bERROR\b", "logs.demo.errors"),
+            WatchSettings("demo", r"^Traceback", "logs.demo.tracebacks"),
+            *watches,
+        )
+    streams.update(settings.streams)
+    return dataclasses.replace(settings, streams=streams, watch=watches)
 
 
 def describe_store(store: WhisperStore, receiver: CarbonReceiver) -> str:

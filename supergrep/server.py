@@ -31,10 +31,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from supergrep.filters import FilterError, Matcher
+from supergrep.filters import FilterError, FilterSpec, Matcher
 from supergrep.hub import Hub, UnknownStream, Viewer
 from supergrep.protocol import VERSION, Auth, ProtocolError, parse_agent, parse_viewer
-from supergrep.settings import SupergrepSettings
+from supergrep.settings import SupergrepSettings, WatchSettings
 from supergrep.tail import StreamTail, Watcher
 
 __all__ = ["SUPERGREP", "Supergrep", "add_supergrep_routes"]
@@ -83,6 +83,12 @@ class Supergrep:
         #: host -> file id -> offset acknowledged (what the hub already has).
         self.agent_offsets: dict[str, dict[str, int]] = self._load_offsets()
         self.agents: Counter[str] = Counter()  # host -> connections
+        #: Where watch counts go, as statsd text (``monitor up`` feeds its daemon).
+        self.metrics: Callable[[str], None] | None = None
+        self._counts: Counter[str] = Counter()
+        self._watches = [
+            (w.stream, _watch_matcher(i, w), w.metric) for i, w in enumerate(settings.watch)
+        ]
         self._clients: Counter[str] = Counter()
         self._watcher = Watcher(self._changed)
         self._tasks: list[asyncio.Task[None]] = []
@@ -125,6 +131,32 @@ class Supergrep:
     def _periodic(self) -> None:
         self._rescan()
         self.hub.tick()
+        if self._counts and self.metrics is not None:
+            self.metrics("\n".join(f"{name}:{n}|c" for name, n in self._counts.items()))
+        self._counts.clear()
+
+    def publish(
+        self,
+        stream: str,
+        host: str,
+        file: str,
+        texts: Sequence[str],
+        truncated: Sequence[bool] | None = None,
+        ts: float | None = None,
+    ) -> None:
+        """Lines read here or by an agent: to the hub, and counted by the watches."""
+        lines = self.hub.publish(stream, host, file, texts, truncated, ts)
+        if not lines or self.metrics is None:
+            return
+        if self.settings.line_metrics:
+            self._counts[f"supergrep.lines.{stream}"] += len(lines)
+        for watched, matcher, metric in self._watches:
+            if watched == stream:
+                matched = len(matcher.select(lines))
+                if matched:
+                    self._counts[metric] += matched
+                for off in matcher.take_switched():
+                    log.warning("supergrep: watch %s: pattern switched off: %s", metric, off.reason)
 
     def _heartbeat(self) -> None:
         self.hub.announce({"type": "heartbeat", "streams": self.hub.stream_info()})
@@ -163,7 +195,7 @@ class Supergrep:
 
     def _publish(self, stream: str, chunks: list[Any]) -> None:
         for chunk in chunks:
-            self.hub.publish(stream, self.settings.host, chunk.path, chunk.texts, chunk.truncated)
+            self.publish(stream, self.settings.host, chunk.path, chunk.texts, chunk.truncated)
             self.stats.lines += len(chunk.texts)
 
     def announce_deploy(self, when: float, what: str, tags: Sequence[str], data: str) -> None:
@@ -246,6 +278,17 @@ class Supergrep:
         if origin in self.settings.allowed_origins:
             return True
         return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+def _watch_matcher(index: int, watch: WatchSettings) -> Matcher:
+    """The matcher of ``supergrep.watch[index]``; ``ValueError`` says what is wrong."""
+    where = f"supergrep.watch[{index}]"
+    if not watch.stream or not watch.pattern or not watch.metric:
+        raise ValueError(f"{where}: needs stream, pattern and metric")
+    try:
+        return Matcher(FilterSpec(include=(watch.pattern,), ignore_case=watch.ignore_case))
+    except FilterError as exc:
+        raise ValueError(f"{where}.pattern: {exc.reason}") from None
 
 
 def _same(given: str, expected: str) -> bool:
@@ -507,7 +550,7 @@ async def _agent(request: web.Request) -> web.StreamResponse:
             if accepted:
                 service._save_offsets()  # before publishing: a crash cannot duplicate
                 for chunk in accepted:
-                    service.hub.publish(
+                    service.publish(
                         chunk.stream, host, chunk.file, chunk.texts, chunk.truncated, chunk.ts
                     )
                     service.stats.agent_lines += len(chunk.texts)

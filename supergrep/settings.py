@@ -19,7 +19,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 
-__all__ = ["StreamSettings", "SupergrepSettings"]
+__all__ = ["StreamSettings", "SupergrepSettings", "WatchSettings"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,17 @@ class StreamSettings:
     #: Globs of files to follow (``*``, ``?``, ``[…]``); absolute, or relative to the
     #: working directory.
     paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """``[[supergrep.watch]]``: count the lines of ``stream`` matching ``pattern`` into
+    the statsd counter ``metric`` (logster-style), so a burst of errors is a graph too."""
+
+    stream: str = ""
+    pattern: str = ""
+    metric: str = ""
+    ignore_case: bool = False
 
 
 def _no_streams() -> dict[str, StreamSettings]:
@@ -41,6 +52,10 @@ class SupergrepSettings:
 
     #: Stream name -> its files (read-only once loaded).
     streams: dict[str, StreamSettings] = field(default_factory=_no_streams)
+    #: Log watches: matching lines counted into statsd metrics (``monitor up`` only).
+    watch: tuple[WatchSettings, ...] = ()
+    #: Also count every stream's lines, as ``supergrep.lines.<stream>``.
+    line_metrics: bool = True
     #: The name this host's lines carry (agents send their own).
     host: str = field(default_factory=socket.gethostname)
     #: Lines kept per stream for backfill and resume.

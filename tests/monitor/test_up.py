@@ -173,12 +173,18 @@ def test_cli_config_check(tmp_path: Path) -> None:
     assert "MONITOR_HTTP_PORT" in bad.stderr
 
 
-def test_supergrep_command_says_it_is_not_built_yet() -> None:
+def test_supergrep_command_lists_its_commands() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "supergrep.cli"], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2
-    assert "not in this build yet" in result.stderr
+    assert "COMMAND" in result.stderr
+    helped = subprocess.run(
+        [sys.executable, "-m", "supergrep.cli", "--help"], capture_output=True, text=True,
+        timeout=30,
+    )  # fmt: skip
+    for command in ("serve", "agent", "tail"):
+        assert command in helped.stdout
 
 
 async def test_statsd_flushes_land_in_the_store(tmp_path: Path) -> None:
