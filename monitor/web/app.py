@@ -9,17 +9,23 @@ attacker-controlled text.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
+import json
+import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from monitor import __version__
 from monitor.web.dashboards_ui import add_dashboard_routes
-from monitor.web.graphite_api import Graphite, add_routes
+from monitor.web.graphite_api import GRAPHITE, Graphite, add_routes
 from monitor.web.proxy import add_proxy_routes
 from monitor.web.status import PartStatus, StatusSource
 from supergrep.server import Supergrep, add_supergrep_routes
@@ -100,6 +106,7 @@ async def _status_json(request: web.Request) -> web.Response:
 
 async def _home(request: web.Request) -> web.Response:
     rows = "\n".join(_row(part) for part in request.app[STATUS]())
+    deploys = await _recent_deploys(request)
     body = f"""<!doctype html>
 <html lang="en">
 <head>
@@ -120,11 +127,55 @@ async def _home(request: web.Request) -> web.Response:
 </tbody>
 </table>
 <p class="hint">Machine-readable: <a href="/status.json">/status.json</a></p>
+{deploys}
 </main>
 </body>
 </html>
 """
     return web.Response(text=body, content_type="text/html")
+
+
+async def _recent_deploys(request: web.Request) -> str:
+    """The last deploys (events tagged ``deploy``), each linking to the dashboards at
+    the hour around it and to the live logs: Deployinator's "links to logwatcher and
+    dashboards"."""
+    if GRAPHITE not in request.app:
+        return ""
+    events = request.app[GRAPHITE].events
+    found = await asyncio.to_thread(events.query, time.time() - 7 * 86400, time.time(), ["deploy"])
+    if not found:
+        return (
+            '<h2>Recent deploys</h2><p class="hint">None in the last week. Record one with'
+            " <code>monitor deploy --stack web --env production --sha …</code></p>"
+        )
+    rows = []
+    for event in found[-10:][::-1]:
+        data = _event_data(event.data)
+        when = datetime.fromtimestamp(event.when).strftime("%Y-%m-%d %H:%M:%S")
+        span = urlencode({"from": int(event.when - 1800), "until": int(event.when + 1800)})
+        around = html.escape(f"/dashboards?{span}")
+        details = " ".join(
+            f"{key} {html.escape(str(data[key]))}" for key in ("who", "sha") if data.get(key)
+        )
+        rows.append(
+            f"<tr><td>{html.escape(when)}</td><td>{html.escape(event.what)}</td>"
+            f'<td>{details}</td><td><a href="{around}">dashboards</a> &middot; '
+            f'<a href="/supergrep">live logs</a></td></tr>'
+        )
+    return (
+        '<h2>Recent deploys</h2><table class="deploys"><thead><tr><th>when</th>'
+        "<th>what</th><th>who, sha</th><th>around it</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _event_data(data: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _row(part: PartStatus) -> str:

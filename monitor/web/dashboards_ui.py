@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import html
 from pathlib import Path
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -52,7 +53,10 @@ async def _load(request: web.Request) -> dict[str, Dashboard]:
 
 async def _index(request: web.Request) -> web.Response:
     boards = sorted((await _load(request)).values(), key=lambda d: d.title.lower())
-    items = "\n".join(_index_item(d) for d in boards)
+    # A time window (from the home page's deploy links) carries over to every dashboard.
+    window = {k: request.query[k] for k in ("from", "until") if request.query.get(k)}
+    suffix = "?" + urlencode(window) if window else ""
+    items = "\n".join(_index_item(d, suffix) for d in boards)
     body = (
         _HEAD.format(title="Dashboards")
         + '<body><header><h1><a href="/">monitor</a> / dashboards</h1></header><main>'
@@ -65,12 +69,12 @@ async def _index(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="text/html")
 
 
-def _index_item(board: Dashboard) -> str:
+def _index_item(board: Dashboard, suffix: str = "") -> str:
     tags = board.spec.get("tags", [])
     search = html.escape(f"{board.title} {' '.join(tags)}".lower())
     return (
         f'<li data-search="{search}">'
-        f'<a href="/dashboards/{html.escape(board.id)}">{html.escape(board.title)}</a>'
+        f'<a href="/dashboards/{html.escape(board.id + suffix)}">{html.escape(board.title)}</a>'
         f'<span class="tags">{html.escape(", ".join(tags))}</span>'
         f"<p>{html.escape(board.spec.get('description', ''))}</p></li>"
     )

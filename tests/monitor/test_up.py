@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -208,3 +209,33 @@ async def test_statsd_flushes_land_in_the_store(tmp_path: Path) -> None:
     finally:
         await running.stop()
     assert (tmp_path / "whisper" / "stats_counts" / "checkout" / "ok.wsp").is_file()
+
+
+async def test_home_page_lists_recent_deploys_with_links_around_them(tmp_path: Path) -> None:
+    config = load_config(
+        overrides={"http.port": "0", "data_dir": str(tmp_path), "statsd.port": "0",
+                   "statsd.mgmt_port": "0", "carbon.port": "0"},
+    )  # fmt: skip
+    running = await start(config)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(running.url) as page:
+                assert "None in the last week" in await page.text()
+            when = int(time.time()) - 60
+            event = {"what": "deploy web production abc123", "tags": ["deploy", "web"],
+                     "when": when,
+                     "data": json.dumps({"who": "<b>alice</b>", "sha": "abc123"})}  # fmt: skip
+            async with http.post(running.url + "events/", json=event) as answer:
+                assert answer.status == 200
+            async with http.get(running.url) as page:
+                html = await page.text()
+            async with http.get(
+                f"{running.url}dashboards?from={when - 1800}&until={when + 1800}"
+            ) as index:
+                listing = await index.text()
+    finally:
+        await running.stop()
+    assert "deploy web production abc123" in html
+    assert "who &lt;b&gt;alice&lt;/b&gt; sha abc123" in html
+    assert f'href="/dashboards?from={when - 1800}&amp;until={when + 1800}"' in html
+    assert f"?from={when - 1800}&amp;until={when + 1800}" in listing
