@@ -63,6 +63,7 @@ bench: setup $(GRAPHITE_STAMP)
 	$(BIN)/python bench/carbon_ingest.py
 	$(BIN)/python bench/supergrep_stream.py
 	$(BIN)/python bench/supergrep_browser.py
+	$(BIN)/python bench/up.py
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 constraints: $(PY_STAMP)
