@@ -173,6 +173,15 @@
     }
   }
 
+  // The y axis is as wide as its longest label (uPlot's default 50 px cuts "1.2k req/s").
+  const measure = document.createElement("canvas").getContext("2d");
+  function axisSize(u, values) {
+    if (!values || !values.length) return 50;
+    measure.font = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'; // uPlot's
+    const widest = Math.max(...values.map((v) => measure.measureText(String(v)).width));
+    return Math.ceil(widest) + 18;
+  }
+
   function summary(values) {
     const known = values.filter((v) => v !== null && v !== undefined);
     if (!known.length) return {current: null, min: null, max: null, avg: null};
@@ -256,7 +265,7 @@
       scales: {x: {time: true},
                y: {distr: y.log ? 3 : 1,
                    range: (u, min, max) => [y.min ?? Math.min(0, min), y.max ?? max]}},
-      axes: [{}, {values: (u, ticks) => ticks.map((t) => format(t, panel))}],
+      axes: [{}, {values: (u, ticks) => ticks.map((t) => format(t, panel)), size: axisSize}],
       legend: {show: !(panel.legend && panel.legend.show === false)},
       series: [{}].concat(labels.map((label, i) => ({
         label, stroke: colors[i],

@@ -377,7 +377,7 @@
   }
 
   const CONTINUATION = /^(\s+\S|Traceback \(most recent call last\)|Caused by:|\.\.\. \d+ more|During handling of the above exception)/;
-  const EXCEPTION_TAIL = /^[\w.$]+(Error|Exception|Exit|Interrupt)\b(:|$)/;
+  const EXCEPTION_TAIL = /^[A-Za-z_$][\w.$]*(: |:?$)/;
 
   // A stack trace continues the entry before it (same stream, host and file): a line
   // that is indented, starts a Python traceback, or is the exception line ending one.
@@ -386,7 +386,12 @@
     const d = lastEntry.dataset;
     if (d.stream !== line.stream || d.host !== line.host || d.file !== line.file) return false;
     if (CONTINUATION.test(line.text)) return true;
-    return lastEntry.classList.contains("trace") && EXCEPTION_TAIL.test(line.text);
+    // The exception line ending a Python trace: "module.Name: message" right after
+    // an indented frame line.
+    const more = lastEntry.querySelector(".more");
+    const previous = more && more.lastElementChild;
+    return Boolean(previous) && /^\s/.test(previous.querySelector(".text").textContent) &&
+      EXCEPTION_TAIL.test(line.text);
   }
 
   function lineEntry(line) {
