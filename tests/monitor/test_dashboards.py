@@ -139,3 +139,11 @@ def test_live_check_asks_graphite(tmp_path: Path, graphite_pair: Servers) -> Non
         f"{path}:4:50: rows[0].panels[0].targets[1]: 'no.such.metric' returns no series"
         f" from {graphite_pair.ours}"
     ]
+
+
+def test_the_readme_example_dashboard_is_valid() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Write a dashboard", 1)[1]
+    example = section.split("```json", 1)[1].split("```", 1)[0]
+    _, problems = check_text(example, "README.md")
+    assert problems == []
