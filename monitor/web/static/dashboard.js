@@ -204,14 +204,24 @@
     const shown = targets.filter((t) => !t.hidden);
     const width = Math.max(200, body.clientWidth);
     let series;
+    // Targets on the right axis are asked for separately, so every series returned
+    // (a glob may return many) is known to belong to its axis.
+    const left = shown.filter((t) => t.axis !== "right");
+    const right = shown.filter((t) => t.axis === "right");
+    const ordered = left.concat(right);
     try {
-      const requests = shown.map((t) => substitute(t.target, values));
-      series = await render(requests, width);
-      if (panel.compare) {
-        const shifted = await render(
-          requests.map((t) => "timeShift(" + t + ",'" + panel.compare + "')"), width);
-        series = series.concat(shifted.map((s) => Object.assign(s, {compare: true})));
-      }
+      const fetchSide = async (side, flag) => {
+        if (!side.length) return [];
+        const requests = side.map((t) => substitute(t.target, values));
+        let got = (await render(requests, width)).map((s) => Object.assign(s, {right: flag}));
+        if (panel.compare) {
+          const shifted = await render(
+            requests.map((t) => "timeShift(" + t + ",'" + panel.compare + "')"), width);
+          got = got.concat(shifted.map((s) => Object.assign(s, {compare: true, right: flag})));
+        }
+        return got;
+      };
+      series = (await fetchSide(left, false)).concat(await fetchSide(right, true));
     } catch (err) {
       body.replaceChildren(el("p", {class: "panel-error", text: err.message}));
       box.dataset.state = "error";
@@ -224,12 +234,12 @@
       return;
     }
     const labels = series.map((s, i) => {
-      const t = shown[Math.min(i, shown.length - 1)];
-      const base = (series.length === shown.length && t.alias) ? t.alias : s.target;
+      const t = ordered[Math.min(i, ordered.length - 1)];
+      const base = (series.length === ordered.length && t.alias) ? t.alias : s.target;
       return s.compare ? base + " (" + panel.compare + " ago)" : base;
     });
     const colors = series.map((s, i) =>
-      (series.length === shown.length && shown[i].color) || PALETTE[i % PALETTE.length]);
+      (series.length === ordered.length && ordered[i].color) || PALETTE[i % PALETTE.length]);
     const xs = series[0].datapoints.map((p) => p[1]);
     let ys = series.map((s) => {
       const byTs = new Map(s.datapoints.map(([v, ts]) => [ts, v]));
@@ -259,20 +269,30 @@
     const layer = el("div", {class: "deploy-layer"});
     const ownMarks = panelMarks(panel, marks);
     const y = panel.y || {};
+    const y2 = panel.y2 || {};
+    const leftUnit = {unit: y.unit || panel.unit, decimals: panel.decimals};
+    const rightUnit = {unit: y2.unit || panel.unit, decimals: panel.decimals};
+    const hasRight = series.some((s) => s.right);
+    const scale = (axis) => ({distr: axis.log ? 3 : 1,
+      range: (u, min, max) => [axis.min ?? Math.min(0, min), axis.max ?? max]});
+    const axes = [{}, {values: (u, ticks) => ticks.map((t) => format(t, leftUnit)),
+                       size: axisSize, label: y.label}];
+    if (hasRight) {
+      axes.push({scale: "y2", side: 1, grid: {show: false}, size: axisSize, label: y2.label,
+                 values: (u, ticks) => ticks.map((t) => format(t, rightUnit))});
+    }
     const options = {
       width, height: panel.height || 240,
       cursor: {sync: {key: "dashboard"}, drag: {x: true, y: false, setScale: false}},
-      scales: {x: {time: true},
-               y: {distr: y.log ? 3 : 1,
-                   range: (u, min, max) => [y.min ?? Math.min(0, min), y.max ?? max]}},
-      axes: [{}, {values: (u, ticks) => ticks.map((t) => format(t, panel)), size: axisSize}],
+      scales: Object.assign({x: {time: true}, y: scale(y)}, hasRight ? {y2: scale(y2)} : {}),
+      axes,
       legend: {show: !(panel.legend && panel.legend.show === false)},
       series: [{}].concat(labels.map((label, i) => ({
-        label, stroke: colors[i],
+        label, stroke: colors[i], scale: series[i].right ? "y2" : "y",
         fill: ["area", "stacked"].includes(panel.kind) ? colors[i] + "33" : undefined,
         paths: panel.kind === "bars" ? uPlot.paths.bars({size: [0.8]}) : undefined,
         dash: series[i].compare ? [6, 4] : undefined,
-        value: (u, v) => format(v, panel),
+        value: (u, v) => format(v, series[i].right ? rightUnit : leftUnit),
       }))),
       hooks: {
         draw: [(u) => { drawMarkers(u, ownMarks, layer); drawThresholds(u, panel, layer); }],
@@ -286,7 +306,27 @@
     const plot = new uPlot(options, [xs, ...ys], body);
     plot.over.append(layer);
     plots.push(plot);
+    box.dataset.axes = hasRight ? "2" : "1";
+    const columns = (panel.legend && panel.legend.values) || [];
+    if (columns.length) {
+      body.append(legendTable(labels, colors, ys, columns, series, leftUnit, rightUnit));
+    }
     box.dataset.state = "drawn";
+  }
+
+  // The legend's value columns (current, min, max, avg over the range), a row a series.
+  function legendTable(labels, colors, ys, columns, series, leftUnit, rightUnit) {
+    const table = el("table", {class: "legend-values"},
+      el("tr", {}, el("th", {text: ""}), ...columns.map((c) => el("th", {text: c}))));
+    ys.forEach((values, i) => {
+      const stat = summary(values);
+      const unit = series[i].right ? rightUnit : leftUnit;
+      const swatch = el("span", {class: "swatch"});
+      swatch.style.background = colors[i];
+      table.append(el("tr", {}, el("td", {}, swatch, el("span", {text: labels[i]})),
+        ...columns.map((c) => el("td", {class: "num", text: format(stat[c], unit)}))));
+    });
+    return table;
   }
 
   function header() {
@@ -303,7 +343,33 @@
       setParam("from", picker.value, true);
       draw();
     });
-    const controls = el("div", {class: "controls"}, picker);
+    // An absolute range: two local times, applied together.
+    const local = (t) => {
+      if (!/^\d+$/.test(t)) return "";
+      const date = new Date(Number(t) * 1000);
+      return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    };
+    const fromBox = el("input", {type: "datetime-local", id: "abs-from", "aria-label": "From"});
+    const untilBox = el("input", {type: "datetime-local", id: "abs-until", "aria-label": "Until"});
+    fromBox.value = local(from);
+    untilBox.value = local(until);
+    const apply = el("button", {type: "button", id: "abs-apply", text: "Apply"});
+    apply.addEventListener("click", () => {
+      const start = Date.parse(fromBox.value);
+      const end = untilBox.value ? Date.parse(untilBox.value) : Date.now();
+      if (Number.isNaN(start) || Number.isNaN(end) || end <= start) {
+        fromBox.setCustomValidity("From must be a time before Until");
+        fromBox.reportValidity();
+        return;
+      }
+      fromBox.setCustomValidity("");
+      setParam("until", String(Math.floor(end / 1000)));
+      setParam("from", String(Math.floor(start / 1000)), true);
+      draw();
+    });
+    const absolute = el("span", {class: "absolute"}, fromBox, el("span", {text: " – "}),
+                        untilBox, apply);
+    const controls = el("div", {class: "controls"}, picker, absolute);
     for (const v of spec.variables || []) {
       const select = el("select", {id: "var-" + v.name, "aria-label": v.label || v.name});
       const current = variableValues()[v.name];

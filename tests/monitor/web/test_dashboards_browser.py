@@ -49,6 +49,12 @@ DASHBOARD = {
                  "targets": ["divideSeries(test.web.*.requests,test.web.*.requests)"]},
                 {"id": "quiet", "title": "no deploys", "targets": ["test.web.host2.requests"],
                  "deploys": False},
+                {"id": "twoaxes", "title": "two axes", "unit": "reqps",
+                 "targets": ["test.web.host1.requests",
+                             {"target": "test.web.host2.requests", "axis": "right",
+                              "alias": "host2 on the right"}],
+                 "y2": {"unit": "ms", "label": "latency"},
+                 "legend": {"values": ["current", "max"]}},
             ],
         }
     ],
@@ -267,4 +273,38 @@ def test_full_size_panel_and_csv_export(site: Site, browser: Any) -> None:
     page.wait_for_selector("#app[data-state=drawn]")
     expect(page.locator("article.panel")).to_have_count(1)
     assert page.locator("[data-panel=bars] .u-over").bounding_box()["width"] > 1000
+    page.close()
+
+
+def test_second_axis_and_legend_value_columns(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/test")
+    panel = page.locator("[data-panel=twoaxes]")
+    assert panel.get_attribute("data-axes") == "2"
+    assert panel.get_attribute("data-series") == "2"
+    table = panel.locator("table.legend-values")
+    assert table.locator("th").all_inner_texts() == ["", "current", "max"]
+    rows = table.locator("tr")
+    expect(rows).to_have_count(3)
+    right = rows.nth(2).locator("td").all_inner_texts()
+    assert right[0] == "host2 on the right"
+    assert right[1].endswith(" ms")  # the right axis's unit
+    assert rows.nth(1).locator("td").all_inner_texts()[2].endswith(" req/s")
+    assert page.locator("[data-panel=lines]").get_attribute("data-axes") == "1"
+    assert page.errors == []
+    page.close()
+
+
+def test_absolute_time_range(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/test")
+    page.fill("#abs-from", "2020-01-01T10:00")
+    page.fill("#abs-until", "2020-01-01T09:00")
+    page.click("#abs-apply")
+    assert "until=" not in page.url  # refused: until before from
+    page.fill("#abs-until", "2020-01-01T12:00")
+    page.click("#abs-apply")
+    page.wait_for_selector("#app[data-state=drawn]", timeout=20_000 * UNIT)
+    query = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
+    assert int(query["until"]) - int(query["from"]) == 2 * 3600
+    assert page.locator("#abs-from").input_value() == "2020-01-01T10:00"
+    assert page.locator("[data-panel=lines]").get_attribute("data-state") == "drawn"
     page.close()
