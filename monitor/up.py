@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -153,12 +154,14 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
     await supergrep.start()
     parts.push_async_callback(supergrep.stop)
 
+    gauge = StoreGauge(store, receiver)
+
     def status() -> Sequence[PartStatus]:
         here = url_holder[0] if url_holder else None
         return [
             PartStatus("web server", "running", f"status page and APIs at {here}", here),
             PartStatus("statsd daemon", "running", describe_statsd(statsd)),
-            PartStatus("Graphite store", "running", describe_store(store, receiver)),
+            PartStatus("Graphite store", "running", gauge.describe()),
             PartStatus(
                 "dashboards",
                 "running",
@@ -282,15 +285,37 @@ def supergrep_settings(config: Config) -> SupergrepSettings:
     return dataclasses.replace(settings, streams=streams, watch=watches)
 
 
-def describe_store(store: WhisperStore, receiver: CarbonReceiver) -> str:
-    """One line for the status page: where carbon lines come in, what was stored."""
-    where = ", ".join(f"{kind} {host}:{port}" for kind, host, port in receiver.bound)
-    s = store.stats
-    return (
-        f"carbon on {where}; {s.points_accepted} points accepted, {s.points_written} written,"
-        f" {s.files_created} new series, {s.points_dropped + s.invalid_paths} dropped;"
-        f" {receiver.stats.bad_lines} bad carbon lines; files in {store.root}"
-    )
+class StoreGauge:
+    """What the status page says about the store: the ingest rate since the previous
+    look, and the series count and size on disk (a tree walk, redone at most every
+    30 s)."""
+
+    def __init__(self, store: WhisperStore, receiver: CarbonReceiver) -> None:
+        self.store = store
+        self.receiver = receiver
+        self._seen = (time.monotonic(), 0)
+        self._rate = 0.0
+        self._usage = (0.0, (0, 0))
+
+    def describe(self) -> str:
+        """One line: where carbon lines come in, the ingest rate, what is stored."""
+        now = time.monotonic()
+        accepted = self.store.stats.points_accepted
+        then, before = self._seen
+        if now - then >= 1.0:
+            self._rate = (accepted - before) / (now - then)
+            self._seen = (now, accepted)
+        if now - self._usage[0] > 30 or self._usage[0] == 0:
+            self._usage = (now, self.store.disk_usage())
+        files, size = self._usage[1]
+        where = ", ".join(f"{kind} {host}:{port}" for kind, host, port in self.receiver.bound)
+        s = self.store.stats
+        return (
+            f"carbon on {where}; {self._rate:,.0f} points/s now, {s.points_accepted:,} accepted,"
+            f" {s.points_written:,} written, {s.points_dropped + s.invalid_paths:,} dropped;"
+            f" {files:,} series, {size / 2**20:,.1f} MB in {self.store.root};"
+            f" {self.receiver.stats.bad_lines:,} bad carbon lines"
+        )
 
 
 def bind_error(part: str, exc: OSError, keys: str) -> str:

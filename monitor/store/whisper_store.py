@@ -14,6 +14,7 @@ points are dropped and counted in ``stats``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -255,6 +256,18 @@ class WhisperStore:
             return file_path(self.root, metric).exists() or bool(self.cached(metric))
         except InvalidPath:
             return False
+
+    def disk_usage(self) -> tuple[int, int]:
+        """How many whisper files there are and their total size in bytes (walks the
+        tree: callers cache it)."""
+        files = size = 0
+        for directory, _, names in os.walk(self.root):
+            for name in names:
+                if name.endswith(".wsp"):
+                    files += 1
+                    with contextlib.suppress(OSError):
+                        size += os.stat(os.path.join(directory, name)).st_size
+        return files, size
 
     def walk(self) -> Iterator[str]:
         """Every untagged metric name on disk or in the cache, sorted."""

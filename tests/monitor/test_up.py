@@ -53,6 +53,10 @@ async def test_status_page_lists_the_parts(tmp_path: Path) -> None:
         assert {p["state"] for p in parts} == {"running"}
         assert "supergrep" in {p["name"] for p in parts}
         assert {p["name"]: p["state"] for p in parts}["statsd daemon"] == "running"
+        store_row = {p["name"]: p["detail"] for p in parts}["Graphite store"]
+        assert "points/s now" in store_row
+        assert " series, " in store_row
+        assert " MB in " in store_row
         assert (tmp_path / "data").is_dir()
     finally:
         await running.stop()
