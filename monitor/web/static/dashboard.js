@@ -65,6 +65,14 @@
             until: params.get("until") || time.until || "now"};
   }
 
+  // The end of the range in epoch seconds ("now" or an absolute time; 0 for other
+  // forms, which leave the axis ending at the last point).
+  function untilEpoch() {
+    const {until} = range();
+    if (until === "now") return Date.now() / 1000;
+    return /^\d+$/.test(until) ? Number(until) : 0;
+  }
+
   function variableValues() {
     const values = {};
     for (const v of spec.variables || []) {
@@ -265,6 +273,7 @@
       box.dataset.state = "drawn";
       return;
     }
+    const raw = ys; // the legend's values are each series' own, not the stacked sums
     if (panel.kind === "stacked") ys = stack(ys);
     const layer = el("div", {class: "deploy-layer"});
     const ownMarks = panelMarks(panel, marks);
@@ -284,7 +293,10 @@
     const options = {
       width, height: panel.height || 240,
       cursor: {sync: {key: "dashboard"}, drag: {x: true, y: false, setScale: false}},
-      scales: Object.assign({x: {time: true}, y: scale(y)}, hasRight ? {y2: scale(y2)} : {}),
+      // The time axis runs to the requested end, not to the last point: a deploy that
+      // happened in the newest, still empty, slot is drawn at once.
+      scales: Object.assign({x: {time: true, range: (u, min, max) => [min, Math.max(max, untilEpoch())]},
+                             y: scale(y)}, hasRight ? {y2: scale(y2)} : {}),
       axes,
       legend: {show: !(panel.legend && panel.legend.show === false)},
       series: [{}].concat(labels.map((label, i) => ({
@@ -309,7 +321,7 @@
     box.dataset.axes = hasRight ? "2" : "1";
     const columns = (panel.legend && panel.legend.values) || [];
     if (columns.length) {
-      body.append(legendTable(labels, colors, ys, columns, series, leftUnit, rightUnit));
+      body.append(legendTable(labels, colors, raw, columns, series, leftUnit, rightUnit));
     }
     box.dataset.state = "drawn";
   }

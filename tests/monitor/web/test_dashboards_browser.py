@@ -55,6 +55,9 @@ DASHBOARD = {
                               "alias": "host2 on the right"}],
                  "y2": {"unit": "ms", "label": "latency"},
                  "legend": {"values": ["current", "max"]}},
+                {"id": "stacked", "title": "stacked", "kind": "stacked",
+                 "targets": ["test.web.host1.requests", "test.web.host2.requests"],
+                 "legend": {"values": ["max"]}},
             ],
         }
     ],
@@ -307,4 +310,17 @@ def test_absolute_time_range(site: Site, browser: Any) -> None:
     assert int(query["until"]) - int(query["from"]) == 2 * 3600
     assert page.locator("#abs-from").input_value() == "2020-01-01T10:00"
     assert page.locator("[data-panel=lines]").get_attribute("data-state") == "drawn"
+    page.close()
+
+
+def test_stacked_legend_shows_each_series_own_values(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/test")
+    rows = page.locator("[data-panel=stacked] table.legend-values tr")
+    expect(rows).to_have_count(3)
+    # host1 cycles 0..49 and host2 5..34 (averaged to the panel's width): their own
+    # maxima, where the stacked line of host2 would reach past 60
+    host1 = float(rows.nth(1).locator("td").all_inner_texts()[1])
+    host2 = float(rows.nth(2).locator("td").all_inner_texts()[1])
+    assert 40 < host1 <= 49
+    assert 25 < host2 <= 34
     page.close()
