@@ -43,7 +43,7 @@ from monitor.web.status import PartStatus
 from supergrep.server import Supergrep
 from supergrep.settings import StreamSettings, SupergrepSettings, WatchSettings
 
-__all__ = ["Running", "StartupError", "serve", "start", "start_statsd"]
+__all__ = ["Running", "StartupError", "serve", "start", "start_statsd", "start_web"]
 
 log = logging.getLogger("monitor.up")
 
@@ -211,17 +211,8 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
         dashboards=config.dashboards.dir,
         supergrep=supergrep,
     )
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
+    runner = await start_web(app, config, "web server")
     parts.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
-    try:
-        await site.start()
-    except OSError as exc:
-        where = f"{config.http.host}:{config.http.port}"
-        raise StartupError(
-            bind_error("web server", OSError(exc.errno, where), "http.port")
-        ) from None
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in host else host
     url_holder.append(f"http://{shown}:{port}/")
@@ -229,6 +220,21 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
         demo = await _start_demo(config, statsd, receiver, f"http://{_local(host)}:{port}")
         parts.push_async_callback(demo)
     return Running(url_holder[0], parts, statsd, store, supergrep)
+
+
+async def start_web(app: web.Application, config: Config, part: str) -> web.AppRunner:
+    """Serve ``app`` on ``http.host``/``http.port``; a port that cannot be bound is a
+    ``StartupError`` naming ``part`` (nothing is left running then)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        where = f"{config.http.host}:{config.http.port}"
+        raise StartupError(bind_error(part, OSError(exc.errno, where), "http.port")) from None
+    return runner
 
 
 def _local(host: str) -> str:

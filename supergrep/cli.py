@@ -16,13 +16,11 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from aiohttp import web
-
 from monitor import __version__
 from monitor.cli import config_path
 from monitor.config import Config, ConfigError, default_data_dir, load_config
 from monitor.logs import configure_logging
-from monitor.up import StartupError, bind_error, check_exposure
+from monitor.up import StartupError, check_exposure, start_web
 from monitor.web.app import make_app
 from monitor.web.status import PartStatus
 from supergrep.agent import Agent
@@ -124,17 +122,8 @@ async def _serve(config: Config, stop: asyncio.Event) -> int:
             supergrep=service,
             token=config.http.token,
         )
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
+        runner = await start_web(app, config, "supergrep")
         try:
-            site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
-            try:
-                await site.start()
-            except OSError as exc:
-                where = f"{config.http.host}:{config.http.port}"
-                raise StartupError(
-                    bind_error("supergrep", OSError(exc.errno, where), "http.port")
-                ) from None
             host, port = runner.addresses[0][:2]
             names = ", ".join(sorted(config.supergrep.streams)) or "none (agents may add some)"
             print(f"supergrep is up: ws://{host}:{port}/supergrep/ws; streams: {names}", flush=True)

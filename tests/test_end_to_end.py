@@ -24,10 +24,8 @@ import pytest
 import whisper
 from playwright.async_api import async_playwright
 
-from tests.conftest import ROOT, UNIT, require
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, UNIT, require_chromium
 from tests.supergrep.hubs import ViewerClient
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 def free_port() -> int:
@@ -56,7 +54,7 @@ async def eventually(check: Any, timeout: float, what: str) -> Any:
 
 @pytest.mark.timeout(180)
 async def test_monitor_up_demo_end_to_end(tmp_path: Path) -> None:
-    require("Debian's chromium (make test installs it)", Path(CHROMIUM).exists())
+    require_chromium()
     port = free_port()
     statsd_port = free_port()
     data = tmp_path / "data"
@@ -107,9 +105,7 @@ async def test_monitor_up_demo_end_to_end(tmp_path: Path) -> None:
 
         # the demo dashboard draws, with the demo's deploys marked
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--headless", "--no-sandbox"]
-            )
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await page.goto(f"{url}/dashboards/app-overview?from=-15min")
             await page.wait_for_selector("#app[data-state=drawn]", timeout=30_000 * UNIT)

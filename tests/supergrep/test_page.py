@@ -12,15 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.conftest import ROOT, UNIT, require, stop_process
+from tests.conftest import ROOT, UNIT, stop_process
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 WAIT = 10_000 * UNIT  # ms
 
 
@@ -81,15 +76,6 @@ def running(tmp: Path, *settings: str) -> Iterator[Hub]:
         yield hub
     finally:
         hub.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require("Debian's chromium (make test installs it)", Path(CHROMIUM).exists())
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

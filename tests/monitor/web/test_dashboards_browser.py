@@ -14,17 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from monitor.store.whisper_store import WhisperStore
-from tests.conftest import ROOT, UNIT, require, stop_process
+from tests.conftest import ROOT, UNIT, require_chromium, stop_process
 from tests.graphite_web import post_json
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 EVIL = '<img src=x onerror="window.pwned=1">'
 
 DASHBOARD = {
@@ -80,7 +75,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    require("Debian's chromium (make test installs it)", Path(CHROMIUM).exists())
+    require_chromium()
     data = tmp_path_factory.mktemp("ui")
     now = int(time.time())
     now -= now % 10
@@ -115,16 +110,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         assert post_json(f"{url}/events/", event) == 200
     yield Site(url, boards, events, metric_deploys)
     stop_process(proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require("Debian's chromium (make test installs it)", Path(CHROMIUM).exists())
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _open(browser: Any, url: str) -> Any:
