@@ -3,6 +3,7 @@ serves viewers over websockets.
 
 Routes (mounted by ``monitor up`` and ``supergrep serve``):
 
+- ``GET /supergrep``: the live log page (``monitor/web/static/supergrep.js``);
 - ``GET /supergrep/ws``: a viewer (browser or ``supergrep tail``), protocol v1;
 - ``GET /supergrep/ingest``: an agent shipping another host's lines;
 - ``GET /supergrep/streams``: the streams, their rates, files and problems, as JSON.
@@ -228,6 +229,8 @@ class Supergrep:
             + (f", {problems} unreadable" if problems else "")
             + f"; {sum(self.agents.values())} agents, {self.hub.viewers} viewers;"
             f" {self.stats.lines + self.stats.agent_lines} lines read"
+            + (f", {self.stats.duplicates} resent lines dropped" if self.stats.duplicates else "")
+            + (f", {self.stats.rejected} bad agent batches" if self.stats.rejected else "")
         )
 
     def streams_json(self) -> list[dict[str, Any]]:
