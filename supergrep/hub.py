@@ -53,7 +53,7 @@ class Viewer:
     max_bytes: int = 8 << 20
     #: Called (with no argument) when something is queued, to wake the sender.
     wake: Callable[[], None] = lambda: None
-    queue: deque[list[str] | _Dropped] = field(default_factory=deque)
+    queue: deque[list[str] | _Dropped | _Notice] = field(default_factory=deque)
     queued_lines: int = 0
     queued_bytes: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
@@ -89,6 +89,12 @@ class Viewer:
         self.notices.append(message)
         self.wake()
 
+    def place(self, message: dict[str, Any]) -> None:
+        """Queue a notice in line with the lines: sent after those queued before it (a
+        deploy banner replayed at its place in a backfill)."""
+        self.queue.append(_Notice(message))
+        self.wake()
+
     def take(self, limit: int) -> list[str]:
         """The next messages to send, as JSON text, in order: notices, then up to
         ``limit`` lines in ``lines`` messages, with ``dropped`` messages where lines
@@ -99,7 +105,7 @@ class Viewer:
         queue = self.queue
         while queue and len(batch) < limit:
             item = queue.popleft()
-            if isinstance(item, _Dropped):
+            if isinstance(item, _Dropped | _Notice):
                 if batch:
                     messages.append(self._lines(batch))
                     batch = []
@@ -142,6 +148,16 @@ class _Dropped:
         return {"type": "dropped", "count": sum(self.counts.values()), "streams": dict(self.counts)}
 
 
+@dataclass(frozen=True)
+class _Notice:
+    """A notice kept in its place among a viewer's queued lines."""
+
+    notice: dict[str, Any]
+
+    def message(self) -> dict[str, Any]:
+        return self.notice
+
+
 @dataclass
 class _Stream:
     name: str
@@ -180,6 +196,9 @@ class Hub:
         self._groups: dict[FilterSpec, _Group] = {}
         self._ids = itertools.count(1)
         self._rate_at = clock()
+        #: Recent deploys (when the hub heard of them, the banner), so a viewer who
+        #: arrives later sees them in its backfill.
+        self._deploys: deque[tuple[float, dict[str, Any]]] = deque(maxlen=50)
 
     # -- streams --------------------------------------------------------------------
 
@@ -249,6 +268,13 @@ class Hub:
         for viewer in self._viewers.values():
             viewer.notify(message)
 
+    def deploy(self, message: dict[str, Any]) -> None:
+        """A deploy banner: to every viewer now, and kept so that later backfills show
+        it where it happened among the lines (placed by the hub's clock, like the
+        lines' ``ts``: an event's own ``when`` may be rounded to the second)."""
+        self._deploys.append((self.clock(), message))
+        self.announce(message)
+
     # -- viewers --------------------------------------------------------------------
 
     def connect(self, viewer: Viewer) -> int:
@@ -292,7 +318,16 @@ class Hub:
         for name in streams:
             replay += self._replay(viewer, matcher, name, backfill, resume, epoch)
         replay.sort(key=lambda line: (line.ts, line.stream, line.seq))
-        viewer.offer(replay)
+        # Deploys during the replayed span go between the lines around them.
+        banners = [(at, d) for at, d in self._deploys if replay and at >= replay[0].ts]
+        times = [line.ts for line in replay] if banners else []
+        start = 0
+        for at, banner in banners:
+            end = bisect.bisect_right(times, at, lo=start)
+            viewer.offer(replay[start:end])
+            viewer.place(banner)
+            start = end
+        viewer.offer(replay[start:])
 
     def _replay(
         self,

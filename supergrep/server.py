@@ -210,7 +210,7 @@ class Supergrep:
             parsed = json.loads(data) if data else {}
             if isinstance(parsed, dict):
                 details = parsed
-        self.hub.announce(
+        self.hub.deploy(
             {
                 "type": "deploy",
                 "when": when,

@@ -229,3 +229,24 @@ def test_searching_joined_lines_finds_exactly_what_each_line_finds(
         assert joined == [each.search(t) is not None for t in texts]
     expected = [x for x in lines if each.search(x.text) is not None]
     assert matcher.select(lines) == expected
+
+
+def test_a_later_viewer_sees_deploys_in_place_in_its_backfill() -> None:
+    clock = Clock()
+    hub = Hub(["web"], clock=clock)
+    hub.publish("web", "h", "f", ["before"])
+    clock.now += 5
+    hub.deploy({"type": "deploy", "when": 1000, "what": "deploy web abc"})  # a rounded when
+    clock.now += 5
+    hub.publish("web", "h", "f", ["after 1", "after 2"])
+    clock.now += 10
+    hub.deploy({"type": "deploy", "when": 1020, "what": "deploy web def"})
+    viewer = Viewer()
+    hub.subscribe(hub.connect(viewer), ["web"], FilterSpec(), backfill=10)
+    messages = take(viewer, 100)
+    shape = [m["type"] if m["type"] != "lines" else lines_of([m]) for m in messages]
+    assert shape == [["before"], "deploy", ["after 1", "after 2"], "deploy"]
+    assert [m["what"] for m in messages if m["type"] == "deploy"] == [
+        "deploy web abc",
+        "deploy web def",
+    ]

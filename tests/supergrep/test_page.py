@@ -322,7 +322,10 @@ def test_a_deploy_shows_as_a_banner_in_the_stream(tmp_path: Path, browser: Any) 
     try:
         assert process.stdout is not None
         assert "is up" in process.stdout.readline()
-        page = open_page(browser, f"http://127.0.0.1:{port}/supergrep")
+        page = open_page(browser, f"http://127.0.0.1:{port}/supergrep?streams=app")
+        with log.open("a") as f:
+            f.write("a line before the deploy\n")
+        expect(page.locator("#log .line")).to_have_count(1, timeout=WAIT)
         deploy = subprocess.run(
             [sys.executable, "-m", "monitor.cli", "deploy", "--stack", "web", "--env", "prod",
              "--sha", "abc123", "--who", '<img src=x onerror="window.pwned=1">',
@@ -337,6 +340,13 @@ def test_a_deploy_shows_as_a_banner_in_the_stream(tmp_path: Path, browser: Any) 
         assert 'by <img src=x onerror="window.pwned=1">' in banner.inner_text()
         assert "sha abc123" in banner.inner_text()
         assert banner.locator("a, img").count() == 0  # a javascript: URL is not linked
+        # someone who opens the page later sees the deploy in its place in the backfill
+        later = open_page(browser, f"http://127.0.0.1:{port}/supergrep?streams=app")
+        expect(later.locator("#log .deploy")).to_have_count(1, timeout=WAIT)
+        order = later.locator("#log .line .text, #log .deploy").all_inner_texts()
+        assert order[0] == "a line before the deploy"
+        assert "web" in order[1]
         page.close()
+        later.close()
     finally:
         stop_process(process)
