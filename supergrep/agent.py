@@ -83,8 +83,6 @@ class Agent:
             )
             for name, patterns in streams.items()
         }
-        self.connected = asyncio.Event()
-        self.sent_lines = 0
         self._inflight: dict[int, list[tuple[str, int, int]]] = {}  # id -> (file, start, end)
         self._inflight_bytes = 0
         self._next_id = 1
@@ -133,7 +131,6 @@ class Agent:
                     delay = 0.2
                 except (OSError, websockets.WebSocketException, TimeoutError) as exc:
                     log.warning("hub %s: %s; retrying in %.1f s", self.hub, exc, delay)
-                self.connected.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 5.0)
@@ -167,7 +164,6 @@ class Agent:
                     self.acked[key] = offset
             self._rewind()
             log.info("connected to %s as %s", self.hub, self.host)
-            self.connected.set()
             receiver = asyncio.create_task(self._receive(ws))
             stopping = asyncio.create_task(stop.wait())
             try:
@@ -244,7 +240,6 @@ class Agent:
         self._inflight[batch_id] = [(str(c.file_id), c.start, c.end) for c in chunks]
         self._inflight_bytes += sum(c.end - c.start for c in chunks)
         await ws.send(json.dumps(message, ensure_ascii=False))
-        self.sent_lines += sum(len(c.texts) for c in chunks)
 
     async def _receive(self, ws: Any) -> None:
         async for raw in ws:

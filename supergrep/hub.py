@@ -60,7 +60,6 @@ class Viewer:
     notices: list[dict[str, Any]] = field(default_factory=list)
     streams: tuple[str, ...] = ()
     spec: FilterSpec = field(default_factory=FilterSpec)
-    delivered: int = 0
 
     def offer(self, lines: Sequence[Line], encoded: list[str] | None = None) -> None:
         """Queue ``lines`` (``encoded``: their JSON, if already made). What does not fit
@@ -126,7 +125,6 @@ class Viewer:
     def _lines(self, batch: list[str]) -> str:
         self.queued_lines -= len(batch)
         self.queued_bytes -= sum(map(len, batch))
-        self.delivered += len(batch)
         return '{"type":"lines","lines":[' + ",".join(batch) + "]}"
 
     @property
@@ -206,10 +204,6 @@ class Hub:
         """Make ``name`` a stream (idempotent)."""
         if name not in self._streams:
             self._streams[name] = _Stream(name, deque(maxlen=self.ring))
-
-    def stream_names(self) -> list[str]:
-        """The streams, sorted."""
-        return sorted(self._streams)
 
     def stream_info(self) -> list[dict[str, Any]]:
         """Each stream's name, rate (lines/s), last sequence number and hosts seen."""

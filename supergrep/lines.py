@@ -30,10 +30,6 @@ class Line(NamedTuple):
     text: str
     truncated: bool = False
 
-    def encode(self) -> str:
-        """The line as the viewer protocol sends it: a JSON object."""
-        return encode_lines([self])[0]
-
 
 def encode_lines(lines: Sequence[Line]) -> list[str]:
     """Each line as a JSON object (built once per line, however many viewers get it).
