@@ -142,6 +142,7 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
     parts.push_async_callback(receiver.stop)
     statsd = await start_statsd(config.statsd, [StoreSink(store)])
     parts.push_async_callback(statsd.stop)
+    warn_flush_finer_than_store(config, store)
     try:
         supergrep = Supergrep(
             supergrep_settings(config),
@@ -235,6 +236,24 @@ async def start_web(app: web.Application, config: Config, part: str) -> web.AppR
         where = f"{config.http.host}:{config.http.port}"
         raise StartupError(bind_error(part, OSError(exc.errno, where), "http.port")) from None
     return runner
+
+
+def warn_flush_finer_than_store(config: Config, store: WhisperStore) -> None:
+    """Flushes more often than the store's finest step land in the same whisper slot
+    and replace each other (as with carbon): a counter's count is then the last flush's
+    only. Say so at start rather than let the graphs be quietly low."""
+    flush = config.statsd.flush_interval / 1000
+    archives, _, _ = store.rules.for_metric(f"{config.statsd.graphite.global_prefix}.x")
+    step = archives[0][0]
+    if flush < step:
+        log.warning(
+            "statsd.flush_interval (%g s) is shorter than the store's finest step for"
+            " statsd's metrics (%d s): flushes within one step replace each other;"
+            " use a flush interval of %d s or a finer retention",
+            flush,
+            step,
+            step,
+        )
 
 
 def _local(host: str) -> str:

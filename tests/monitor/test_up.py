@@ -243,3 +243,16 @@ async def test_home_page_lists_recent_deploys_with_links_around_them(tmp_path: P
     assert "who &lt;b&gt;alice&lt;/b&gt; sha abc123" in html
     assert f'href="/dashboards?from={when - 1800}&amp;until={when + 1800}"' in html
     assert f"?from={when - 1800}&amp;until={when + 1800}" in listing
+
+
+async def test_a_flush_finer_than_the_store_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    overrides = {"http.port": "0", "data_dir": str(tmp_path), "statsd.port": "0",
+                 "statsd.mgmt_port": "0", "carbon.port": "0"}  # fmt: skip
+    for interval, warned in (("10000", False), ("1000", True)):
+        caplog.clear()
+        config = load_config(overrides={**overrides, "statsd.flush_interval": interval})
+        running = await start(config)
+        await running.stop()
+        assert ("replace each other" in caplog.text) is warned
