@@ -69,7 +69,17 @@ async def test_monitor_up_demo_end_to_end(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         assert process.stdout is not None
-        assert "is up" in await asyncio.to_thread(process.stdout.readline)
+        output = process.stdout
+
+        def started() -> str:  # warnings (the 1 s flush is one) come first on this pipe
+            seen: list[str] = []
+            while len(seen) < 20 and (line := output.readline()):
+                seen.append(line)
+                if "is up" in line:
+                    break
+            return "".join(seen)
+
+        assert "is up" in await asyncio.to_thread(started)
 
         # statsd metrics from the demo's own client reach the render API
         def requests_counted() -> bool:
