@@ -24,7 +24,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,7 @@ class Supergrep:
         self._watches = [
             (w.stream, _watch_matcher(i, w), w.metric) for i, w in enumerate(settings.watch)
         ]
-        self._clients: Counter[str] = Counter()
+        self.clients: Counter[str] = Counter()  # client address -> viewer connections
         self._watcher = Watcher(self._changed)
         self._tasks: list[asyncio.Task[None]] = []
         self._read_scheduled = False
@@ -264,6 +264,22 @@ class Supergrep:
         temporary.write_text(json.dumps(self.agent_offsets))
         os.replace(temporary, self.state_file)
 
+    @contextlib.contextmanager
+    def open_socket(
+        self, ws: web.WebSocketResponse, counts: Counter[str], key: str
+    ) -> Iterator[None]:
+        """While a viewer's or agent's socket is open: counted under ``key`` (for the
+        limits and the status page) and closed at shutdown."""
+        counts[key] += 1
+        self.sockets.add(ws)
+        try:
+            yield
+        finally:
+            self.sockets.discard(ws)
+            counts[key] -= 1
+            if counts[key] <= 0:
+                del counts[key]
+
     # -- authentication and origin -------------------------------------------------------
 
     def authorized(self, request: web.Request) -> bool:
@@ -396,21 +412,14 @@ async def _viewer(request: web.Request) -> web.StreamResponse:
     client = _client(request)
     if service.hub.viewers >= settings.max_viewers:
         return _refuse(503, f"too many viewers ({settings.max_viewers})")
-    if service._clients[client] >= settings.max_per_client:
+    if service.clients[client] >= settings.max_per_client:
         return _refuse(429, f"too many connections from {client} ({settings.max_per_client})")
     # No per-message compression for viewers: it would cost the hub CPU per viewer for
     # every batch, and viewers are usually on the same LAN. Agents' batches are compressed.
     ws = web.WebSocketResponse(max_msg_size=settings.max_message, compress=False)
     await ws.prepare(request)
-    service._clients[client] += 1
-    service.sockets.add(ws)
-    try:
+    with service.open_socket(ws, service.clients, client):
         await _serve_viewer(service, request, ws)
-    finally:
-        service.sockets.discard(ws)
-        service._clients[client] -= 1
-        if service._clients[client] <= 0:
-            del service._clients[client]
     return ws
 
 
@@ -528,10 +537,8 @@ async def _agent(request: web.Request) -> web.StreamResponse:
         max_msg_size=service.settings.max_message * 16, compress=True, heartbeat=10
     )
     await ws.prepare(request)
-    service.sockets.add(ws)
-    service.agents[host] += 1
     offsets = service.agent_offsets.setdefault(host, {})
-    try:
+    with service.open_socket(ws, service.agents, host):
         await ws.send_json({"type": "welcome", "version": VERSION, "offsets": offsets})
         async for msg in ws:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -559,9 +566,4 @@ async def _agent(request: web.Request) -> web.StreamResponse:
                     service.stats.agent_lines += len(chunk.texts)
             done = {c.file_id: offsets[c.file_id] for c in batch.chunks if c.file_id in offsets}
             await ws.send_json({"type": "ack", "id": batch.id, "offsets": done})
-    finally:
-        service.sockets.discard(ws)
-        service.agents[host] -= 1
-        if service.agents[host] <= 0:
-            del service.agents[host]
     return ws
