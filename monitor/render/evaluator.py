@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 SeriesList = list[TimeSeries]
-Fetched = tuple[tuple[int, int, int], list[float | None]]
+Fetched = tuple[tuple[int, int, int], Sequence[float | None]]
 
 
 class RenderError(ValueError):
@@ -145,7 +145,7 @@ def fetch(pattern: str, ctx: Context) -> SeriesList:
             continue
         (start, end, step), values = fetched
         out.append(
-            TimeSeries(path, start, end, step, list(values), xff=ctx.xff, path_expression=pattern)
+            TimeSeries.read(path, start, end, step, values, xff=ctx.xff, path_expression=pattern)
         )
     return out
 

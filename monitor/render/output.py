@@ -21,7 +21,7 @@ __all__ = ["to_csv", "to_json", "to_raw"]
 
 def _consolidate_for(series: TimeSeries, max_points: int, time_range: int) -> None:
     if max_points == 1:
-        series.consolidate(len(series.values))
+        series.consolidate(series.size)
         return
     count = time_range / series.step
     if max_points >= count:
@@ -31,7 +31,7 @@ def _consolidate_for(series: TimeSeries, max_points: int, time_range: int) -> No
     nudge = seconds + (series.start % series.step) - (series.start % seconds)
     series.start += nudge
     lose = int(nudge / series.step)
-    del series.values[: max(0, lose - 1)]
+    series.drop_first(lose - 1)
     series.consolidate(per_point)
 
 
@@ -43,7 +43,7 @@ def to_json(
 ) -> str:
     """``[{"target", "tags", "datapoints": [[value, ts], …]}, …]``."""
     out = []
-    if any(s.values for s in series_list):  # graphite-web: any(data)
+    if any(s.size for s in series_list):  # graphite-web: any(data)
         time_range = max((s.end for s in series_list), default=0) - min(
             (s.start for s in series_list), default=0
         )

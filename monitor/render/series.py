@@ -10,13 +10,13 @@ consolidation: reading ``points()`` merges that many values into one).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
-import operator
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from monitor.render.packed import Packed
 
 __all__ = ["AGGREGATORS", "TimeSeries", "aggregator", "lcm"]
 
@@ -119,24 +119,19 @@ def aggregator(name: str) -> Callable[[Sequence[Value]], Value]:
 def _average_chunks(values: list[Value], n: int) -> list[Value]:
     """Averages of consecutive chunks of ``n`` (nulls skipped): the common consolidation.
 
-    Chunks are cut and summed in C (``zip`` over one iterator, ``map(sum, …)``); only a
-    chunk holding a null is redone in Python.
+    Each chunk is summed in C as it is; a chunk holding a null makes ``sum`` raise, and
+    only that chunk is redone without its nulls. No pass over the values looks for
+    nulls first, so a dense series costs one C loop per chunk.
     """
-    nulls = list(
-        itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(None)))
-    )
-    dense = list(values)
-    for i in nulls:
-        dense[i] = 0.0
-    whole = len(values) - len(values) % n
-    full = typing.cast(list[float], dense[:whole])
-    out: list[Value] = [total / n for total in map(sum, zip(*[iter(full)] * n, strict=True))]
-    if whole < len(values):
-        out.append(0.0)  # the short last chunk: computed below
-    for chunk_index in {i // n for i in nulls} | ({whole // n} if whole < len(values) else set()):
-        chunk = values[chunk_index * n : chunk_index * n + n]
-        known = [v for v in chunk if v is not None]
-        out[chunk_index] = sum(known) / len(known) if known else None
+    out: list[Value] = []
+    append = out.append
+    for i in range(0, len(values), n):
+        chunk = values[i : i + n]
+        try:
+            append(sum(typing.cast(list[float], chunk)) / len(chunk))
+        except TypeError:  # a null in the chunk
+            known = _non_null(chunk)
+            append(sum(known) / len(known) if known else None)
     return out
 
 
@@ -170,6 +165,29 @@ class TimeSeries:
         if not self.path_expression:
             self.path_expression = self.name
 
+    @classmethod
+    def read(
+        cls, name: str, start: int, end: int, step: int, values: Sequence[Value], **options: Any
+    ) -> TimeSeries:
+        """A series over values as storage gave them: ``Packed`` values stay packed until
+        something reads ``values`` (consolidating for output does not need to)."""
+        series = cls(name, start, end, step, [], **options)
+        series.__dict__["_values"] = values if isinstance(values, Packed) else list(values)
+        return series
+
+    @property
+    def size(self) -> int:
+        """How many values, without unpacking them."""
+        return len(self.__dict__["_values"])
+
+    def drop_first(self, count: int) -> None:
+        """Forget the first ``count`` values (the start is the caller's to move)."""
+        held = self.__dict__["_values"]
+        if isinstance(held, Packed):
+            held.drop_first(count)
+        else:
+            del self.values[: max(0, count)]
+
     def copy(self, **changes: Any) -> TimeSeries:
         """A new series with ``changes``; values and tags are copied, not shared."""
         changes.setdefault("values", list(self.values))
@@ -187,13 +205,15 @@ class TimeSeries:
             return list(self.values)
         if self.consolidation not in _CONSOLIDATE:
             raise ValueError(f"Invalid consolidation function: '{self.consolidation}'")
-        values = self.values
+        held: Sequence[Value] = self.__dict__["_values"]  # a list, or still packed
         if self.consolidation in ("average", "avg") and self.xff <= 0:
-            return _average_chunks(values, n)
+            if isinstance(held, Packed):
+                return held.averages(n)
+            return _average_chunks(self.values, n)
         combine = AGGREGATORS[self.consolidation]
         out: list[Value] = []
-        for i in range(0, len(self.values), n):
-            chunk = self.values[i : i + n]
+        for i in range(0, len(held), n):
+            chunk = held[i : i + n]
             known = [v for v in chunk if v is not None]
             if self.consolidation == "avg_zero":
                 known = [v or 0.0 for v in chunk]
@@ -208,3 +228,22 @@ class TimeSeries:
         stride = self.step * self.values_per_point
         stamps = range(self.start, self.end + 1, stride)
         return list(zip(self.points(), stamps, strict=False))
+
+
+def _values(series: TimeSeries) -> list[Value]:
+    held: Sequence[Value] = series.__dict__["_values"]
+    if not isinstance(held, list):
+        held = series.__dict__["_values"] = (
+            held.tolist() if isinstance(held, Packed) else list(held)
+        )
+    return held
+
+
+def _set_values(series: TimeSeries, values: list[Value]) -> None:
+    series.__dict__["_values"] = values
+
+
+# ``values`` stays a dataclass field (``__init__``, ``replace``, ``==`` and ``repr`` go
+# through it) and becomes a property after the fact, so that a series read from storage
+# can hold its values packed until a function first reads them (see ``packed.py``).
+setattr(TimeSeries, "values", property(_values, _set_values))  # noqa: B010

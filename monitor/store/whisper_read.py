@@ -1,13 +1,13 @@
 """A faster ``whisper.fetch``: the same answer, built without a Python loop per slot.
 
 ``whisper.fetch`` walks the points one by one to drop slots whose stored timestamp is
-stale; here the timestamps and values are sliced out of one ``struct.unpack`` and
-compared to the expected timestamps in a single comprehension, and file headers are
-cached by path and inode (a header does not change after ``create``; a file replaced by
-another, say by ``whisper-resize``, has a new inode). The archive selection, the clamping
-to retention and to ``now``, and the wrap-around read follow whisper 1.1.10 exactly;
-the tests compare both on real files.
-"""
+stale; here each field's bytes are gathered into a native array with strided copies,
+the stored timestamps are compared with the expected ones a span at a time, and the
+answer is a ``Packed`` sequence (the doubles and the indices of null slots) rather than
+a list of Python floats. File headers are cached by path and inode (a header does not
+change after ``create``; a file replaced by another, say by ``whisper-resize``, has a
+new inode). The archive selection, the clamping to retention and to ``now``, and the
+wrap-around read follow whisper 1.1.10 exactly; the tests compare both on real files."""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ from typing import Any, BinaryIO
 
 import whisper
 
+from monitor.render.packed import Packed
+
 __all__ = ["fetch"]
 
 _POINT = struct.Struct(">Ld")
-Fetched = tuple[tuple[int, int, int], list[float | None]]
+Fetched = tuple[tuple[int, int, int], Packed]
 
 
 #: A native array type of 4-byte unsigned integers (whisper's timestamps), if any.
@@ -46,14 +48,14 @@ def _header(path: str, inode: int) -> dict[str, Any]:
     return header
 
 
-def _decode(raw: bytes) -> tuple[array.array[int], list[float | None]]:
+def _decode(raw: bytes) -> tuple[array.array[int], array.array[float]]:
     """Timestamps and values of packed big-endian (uint32, double) points. The bytes of
     each field are gathered with strided slice copies (C loops) into native arrays,
     instead of unpacking every point into Python objects."""
     n = len(raw) // _POINT.size
     if _STAMP_TYPE is None:  # no 4-byte unsigned array type here: plain struct
         unpacked = struct.unpack(">" + "Ld" * n, raw)
-        return array.array("q", unpacked[0::2]), list(unpacked[1::2])
+        return array.array("q", unpacked[0::2]), array.array("d", unpacked[1::2])
     stamp_bytes, value_bytes = bytearray(n * 4), bytearray(n * 8)
     for k in range(4):
         stamp_bytes[k::4] = raw[k::12]
@@ -63,7 +65,7 @@ def _decode(raw: bytes) -> tuple[array.array[int], list[float | None]]:
     if sys.byteorder == "little":
         stamps.byteswap()
         values.byteswap()
-    return stamps, list(values.tolist())
+    return stamps, values
 
 
 def _expected(first: int, step: int, count: int) -> array.array[int]:
@@ -125,7 +127,7 @@ def _fetch(fh: BinaryIO, header: dict[str, Any], start: int, end: int, now: int)
     fh.seek(archive["offset"])
     base, _ = _POINT.unpack(fh.read(_POINT.size))
     if base == 0:
-        return (first, last, step), [None] * count
+        return (first, last, step), Packed.empty(count)
     size, offset = archive["size"], archive["offset"]
     begin = offset + ((first - base) // step * _POINT.size) % size
     stop = offset + ((last - base) // step * _POINT.size) % size
@@ -137,9 +139,4 @@ def _fetch(fh: BinaryIO, header: dict[str, Any], start: int, end: int, now: int)
         fh.seek(offset)
         raw += fh.read(stop - offset)
     stamps, values = _decode(raw)
-    stale = _stale(stamps, _expected(first, step, count))
-    if len(stale) == len(values):
-        return (first, last, step), [None] * len(values)
-    for i in stale:
-        values[i] = None
-    return (first, last, step), values
+    return (first, last, step), Packed(values, _stale(stamps, _expected(first, step, count)))

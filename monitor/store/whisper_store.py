@@ -26,6 +26,7 @@ from pathlib import Path
 
 import whisper
 
+from monitor.render.packed import Packed
 from monitor.store import whisper_read
 from monitor.store.rules import Rules, StoreSettings
 
@@ -34,7 +35,7 @@ __all__ = ["InvalidPath", "StoreStats", "WhisperStore", "file_path"]
 log = logging.getLogger("monitor.store")
 
 #: A fetched series: (start, end, step) and one value (or None) per step.
-Fetched = tuple[tuple[int, int, int], list[float | None]]
+Fetched = tuple[tuple[int, int, int], Packed]
 
 
 class InvalidPath(ValueError):
@@ -239,15 +240,14 @@ class WhisperStore:
             step = archives[0][0]
             first = start - start % step + step
             last = end - end % step + step
-            result = ((first, last, step), [None] * ((last - first) // step))
+            result = ((first, last, step), Packed.empty((last - first) // step))
         if result is None:
             return None
         (first, last, step), values = result
-        values = list(values)
         for ts, value in cached.items():
             index = (ts - first) // step
             if 0 <= index < len(values):
-                values[index] = value
+                values.set(index, value)
         return (first, last, step), values
 
     def exists(self, metric: str) -> bool:
