@@ -15,6 +15,7 @@ from __future__ import annotations
 import array
 import bisect
 import math
+import typing
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
@@ -78,7 +79,7 @@ class Packed(Sequence[Value]):
 
     def tolist(self) -> list[Value]:
         """The values as a list, None for nulls."""
-        out: list[Value] = list(self.data.tolist())
+        out = typing.cast(list[Value], self.data.tolist())
         for i in self.nulls:
             out[i] = None
         return out

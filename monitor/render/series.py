@@ -223,6 +223,14 @@ class TimeSeries:
                 out.append(None)
         return out
 
+    def readings(self) -> Sequence[Value]:
+        """``points()``, but left packed when they are the values as storage read them, for
+        callers that can use a ``Packed`` as it is (read it only: it is not a copy)."""
+        held = self.__dict__["_values"]
+        if self.values_per_point <= 1 and isinstance(held, Packed):
+            return held
+        return self.points()
+
     def datapoints(self) -> list[tuple[Value, int]]:
         """``[(value, timestamp), …]`` as graphite's JSON writes them."""
         stride = self.step * self.values_per_point

@@ -6,11 +6,12 @@ import functools
 import itertools
 import operator
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import zip_longest
 
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
 from monitor.render.functions.alias import node_key
+from monitor.render.packed import Packed
 from monitor.render.series import TimeSeries, Value, aggregator, lcm
 
 
@@ -48,7 +49,7 @@ def aggregate(
     start, end, step = normalize(series_list)
     threshold = ctx.xff if xff is None else xff
     name = f"{short}Series({path_expressions(series_list)})"
-    columns = [s.points() for s in series_list]
+    columns = [s.readings() for s in series_list]
     if short in ("sum", "average", "avg") and len({len(c) for c in columns}) == 1:
         values = _fast_sum_rows(columns, short != "sum", threshold, combine)
     else:
@@ -70,17 +71,22 @@ def _combine_row(
 
 
 def _fast_sum_rows(
-    columns: list[list[Value]],
+    columns: list[Sequence[Value]],
     average: bool,
     threshold: float,
     combine: Callable[[list[Value]], Value],
 ) -> list[Value]:
-    """Row sums (or means) with the work in C: nulls are found with ``map``/``compress``,
-    zeroed in copies, every row summed by ``map(sum, zip(...))``, and only the rows that
-    held a null are redone the careful way."""
+    """Row sums (or means) with the work in C: nulls are found with ``map``/``compress``
+    (or known already, in packed values), zeroed in copies, every row summed by
+    ``map(sum, zip(...))``, and only the rows that held a null are redone the careful
+    way."""
     holes: set[int] = set()
-    dense = []
+    dense: list[Sequence[float]] = []
     for column in columns:
+        if isinstance(column, Packed):  # nulls are NaN in its data: their rows are redone
+            holes.update(column.nulls)
+            dense.append(column.data)
+            continue
         nulls = list(
             itertools.compress(
                 range(len(column)), map(operator.is_, column, itertools.repeat(None))
@@ -91,7 +97,7 @@ def _fast_sum_rows(
             for i in nulls:
                 column[i] = 0.0
             holes.update(nulls)
-        dense.append(typing.cast(list[float], column))
+        dense.append(typing.cast(Sequence[float], column))
     n = len(columns)
     values: list[Value] = (
         [t / n for t in map(sum, zip(*dense, strict=True))]
