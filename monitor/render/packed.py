@@ -4,17 +4,16 @@ A week of 10 s data is 60,480 values a series, and a dashboard asks for hundreds
 series to draw some 800 points of each. Making (and freeing) a Python float for every
 value only to average most of them away cost more than anything else in a request, so
 the store answers with ``Packed``: an ``array('d')`` and the indices of its null slots
-(stored as NaN, so a chunk without nulls is summed in one C loop). ``TimeSeries``
-turns it into a list the first time a function touches ``values``; consolidation for
-output reads it as it is. The arithmetic is the list's (the same values added in the
-same order), so the answers are the same to the last bit.
+(a chunk without nulls is summed in one C loop). ``TimeSeries`` turns it into a list
+the first time a function touches ``values``; consolidation for output and the
+series-summing functions read it as it is. The arithmetic is the list's (the same
+values added in the same order), so the answers are the same to the last bit.
 """
 
 from __future__ import annotations
 
 import array
 import bisect
-import math
 import typing
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
@@ -31,10 +30,8 @@ class Packed(Sequence[Value]):
 
     def __init__(self, data: array.array[float], nulls: Iterable[int] = ()) -> None:
         self.data = data
-        #: Sorted indices of the null slots; their doubles are NaN.
+        #: Sorted indices of the null slots (whatever their doubles hold is not read).
         self.nulls = sorted(nulls)
-        for i in self.nulls:
-            data[i] = math.nan
 
     @classmethod
     def empty(cls, count: int) -> Packed:
@@ -99,17 +96,17 @@ class Packed(Sequence[Value]):
 
     def averages(self, n: int) -> list[Value]:
         """Averages of consecutive chunks of ``n``, nulls skipped (None for a chunk of
-        nulls): graphite's average consolidation. A chunk whose sum is NaN holds a null
-        (or a stored NaN) and is redone value by value."""
+        nulls): graphite's average consolidation. A chunk without nulls is summed in C
+        as it is; one holding a null (known from ``nulls``) is redone value by value."""
         data, out = self.data, list[Value]()
         append = out.append
-        nulls = set(self.nulls)
-        for i in range(0, len(data), n):
-            chunk = data[i : i + n]
-            total = sum(chunk)
-            if total == total or not nulls:  # no NaN, or NaNs that are values
-                append(total / len(chunk))
+        redo = {i // n for i in self.nulls}
+        nulls = set(self.nulls) if redo else set()
+        for chunk, i in enumerate(range(0, len(data), n)):
+            values = data[i : i + n]
+            if chunk not in redo:
+                append(sum(values) / len(values))
                 continue
-            known = [v for j, v in enumerate(chunk, i) if j not in nulls]
+            known = [v for j, v in enumerate(values, i) if j not in nulls]
             append(sum(known) / len(known) if known else None)
         return out

@@ -80,10 +80,12 @@ def _fast_sum_rows(
     (or known already, in packed values), zeroed in copies, every row summed by
     ``map(sum, zip(...))``, and only the rows that held a null are redone the careful
     way."""
+    if all(isinstance(c, Packed) and len(c.nulls) == len(c) for c in columns):
+        return [None] * len(columns[0])  # nothing stored there (a timeShift before data)
     holes: set[int] = set()
     dense: list[Sequence[float]] = []
     for column in columns:
-        if isinstance(column, Packed):  # nulls are NaN in its data: their rows are redone
+        if isinstance(column, Packed):  # its null slots' rows are redone below
             holes.update(column.nulls)
             dense.append(column.data)
             continue
@@ -104,6 +106,8 @@ def _fast_sum_rows(
         if average
         else list(map(sum, zip(*dense, strict=True)))
     )
+    if len(holes) > len(values) // 16:  # many rows to redo: index lists, not packed values
+        columns = [c.tolist() if isinstance(c, Packed) else c for c in columns]
     for i in holes:
         values[i] = _combine_row(tuple(c[i] for c in columns), threshold, combine)
     return values

@@ -352,8 +352,9 @@ def _moving(name: str, func: str) -> None:
             s.tags[name] = str(windowSize)
             threshold = s.xff if xFilesFactor is None else xFilesFactor
             values: list[Value] = []
-            for i in range(points + 1, len(s.values) + 1):
-                window = s.values[i - points : i]
+            read = s.values  # once: the loop is per point
+            for i in range(points + 1, len(read) + 1):
+                window = read[i - points : i]
                 known = [v for v in window if v is not None]
                 ok = bool(known) and points > 0 and len(known) / points >= threshold
                 values.append(combine(known) if ok else None)
