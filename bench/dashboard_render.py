@@ -107,6 +107,8 @@ def main() -> int:
                     row = page.evaluate(TIMELINE)
                     if i:
                         rows.append({**row, "observed": observed})
+                    else:
+                        print(f"warm-up load (dropped): {row['drawn']:.0f} ms in the page")
                     page.close()
                 browser.close()
         finally:
