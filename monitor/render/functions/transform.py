@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 
 from monitor.render.attime import TimeSyntaxError, parse_offset
@@ -353,8 +354,17 @@ def _moving(name: str, func: str) -> None:
             threshold = s.xff if xFilesFactor is None else xFilesFactor
             values: list[Value] = []
             read = s.values  # once: the loop is per point
+            summing = func in ("average", "sum") and points > 0 and threshold <= 1
             for i in range(points + 1, len(read) + 1):
                 window = read[i - points : i]
+                if summing:  # a window without nulls is summed in C, in the same order
+                    try:
+                        total = sum(typing.cast(list[float], window))
+                    except TypeError:  # a null in the window: the general way below
+                        pass
+                    else:
+                        values.append(total / points if func == "average" else total)
+                        continue
                 known = [v for v in window if v is not None]
                 ok = bool(known) and points > 0 and len(known) / points >= threshold
                 values.append(combine(known) if ok else None)

@@ -49,6 +49,8 @@ TARGETS = [
     "summarize(web.*.latency,'1h','avg',true)",
     "movingAverage(web.host1.latency,5)",
     "movingAverage(web.host2.requests,'2min')",
+    "movingSum(web.*.requests,4)",
+    "movingMax(web.host1.latency,3)",
     "derivative(app.checkout.total)",
     "nonNegativeDerivative(app.checkout.total)",
     "perSecond(app.checkout.total)",
