@@ -13,9 +13,9 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from monitor.render.glob import has_glob
 from monitor.render.grammar import Call, Literal, Node, Path, parse_target
@@ -72,6 +72,8 @@ class Context:
     finder: Finder
     events: EventSource | None = None
     xff: float = 0.0
+    #: ``stacked()``'s running totals by stack name, shared by the request's targets.
+    stacks: dict[str, list[float]] = field(default_factory=dict)
 
     def shifted(self, start: int, end: int) -> Context:
         """The same request over another time range (``timeShift``, moving windows)."""
@@ -93,12 +95,15 @@ class Function:
 FUNCTIONS: dict[str, Function] = {}
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def function(
     name: str, family: str, *, wants_node: bool = False, aliases: Sequence[str] = ()
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+) -> Callable[[F], F]:
     """Register a render function under ``name`` (and ``aliases``)."""
 
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def register(fn: F) -> F:
         for each in (name, *aliases):
             FUNCTIONS[each] = Function(each, family, fn, wants_node)
         return fn

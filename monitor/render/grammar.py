@@ -176,11 +176,16 @@ class _Parser:
         return False
 
     def string(self, quote: str) -> str:
+        """A quoted string, its backslashes kept as written (as graphite-web keeps them:
+        ``'web\\.(host\\d)'`` reaches ``aliasSub`` as that regular expression); a
+        backslash only stops the next character from ending the string."""
         start = self.i
         self.i += 1
         out: list[str] = []
         while self.i < len(self.text):
-            if self._escape(out):
+            if self.text[self.i] == "\\" and self.i + 1 < len(self.text):
+                out.append(self.text[self.i : self.i + 2])
+                self.i += 2
                 continue
             char = self.text[self.i]
             if char == quote:

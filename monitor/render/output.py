@@ -41,7 +41,8 @@ def to_json(
     no_null_points: bool = False,
     pretty: bool = False,
 ) -> str:
-    """``[{"target", "tags", "datapoints": [[value, ts], …]}, …]``."""
+    """``[{"target", "tags", "datapoints": [[value, ts], …]}, …]``; tag values are strings
+    (graphite-web writes a number a function tagged as ``str()`` of it)."""
     out = []
     if any(s.size for s in series_list):  # graphite-web: any(data)
         time_range = max((s.end for s in series_list), default=0) - min(
@@ -55,7 +56,8 @@ def to_json(
                 points = [p for p in points if p[0] is not None and not math.isnan(p[0])]
                 if not points:
                     continue
-            out.append({"target": series.name, "tags": series.tags, "datapoints": points})
+            tags = {k: v if isinstance(v, str) else str(v) for k, v in series.tags.items()}
+            out.append({"target": series.name, "tags": tags, "datapoints": points})
     text = json.dumps(out, indent=2 if pretty else None)
     # graphite-web's own post-processing of Python's JSON (only before a comma).
     return text.replace("NaN,", "null,").replace("Infinity,", "1e9999,")

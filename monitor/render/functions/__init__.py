@@ -5,6 +5,14 @@ Each function takes the request ``Context`` first, then graphite's arguments, an
 returns a series list; names and tags follow graphite-web 1.1.10.
 """
 
-from monitor.render.functions import alias, combine, filters, special, transform
+from monitor.render.functions import (
+    alias,
+    combine,
+    filters,
+    graph,
+    pointwise,
+    special,
+    transform,
+)
 
-__all__ = ["alias", "combine", "filters", "special", "transform"]
+__all__ = ["alias", "combine", "filters", "graph", "pointwise", "special", "transform"]

@@ -1,8 +1,9 @@
-"""Alias: rename series (``alias``, ``aliasByNode``, ``aliasByMetric``)."""
+"""Alias: rename series (``alias``, ``aliasByNode``, ``aliasByMetric``, ``aliasSub``)."""
 
 from __future__ import annotations
 
 from monitor.render.evaluator import Context, SeriesList, function
+from monitor.render.functions.filters import NameRegex
 from monitor.render.grammar import Call, Path, TargetSyntaxError, parse_target
 from monitor.render.series import TimeSeries
 
@@ -59,4 +60,13 @@ def alias_by_metric(ctx: Context, series_list: SeriesList) -> SeriesList:
         right = s.name.find(")")
         inner = s.name[s.name.rfind("(") + 1 : right if right >= 0 else len(s.name)]
         s.name = inner.split(".")[-1].split(",", 1)[0]
+    return series_list
+
+
+@function("aliasSub", "Alias")
+def alias_sub(ctx: Context, series_list: SeriesList, search: str, replace: str) -> SeriesList:
+    """Rename each series with a regular expression substitution (``\\1`` for groups)."""
+    matcher = NameRegex(search, "aliasSub")
+    for s in series_list:
+        s.name = matcher.sub(replace, s.name)
     return series_list

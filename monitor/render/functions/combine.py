@@ -11,6 +11,7 @@ from itertools import zip_longest
 
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
 from monitor.render.functions.alias import node_key
+from monitor.render.functions.filters import percentile
 from monitor.render.packed import Packed
 from monitor.render.series import TimeSeries, Value, aggregator, lcm
 
@@ -242,16 +243,51 @@ def _group(
     return out
 
 
-@function("sumSeriesWithWildcards", "Combine")
-def sum_series_with_wildcards(ctx: Context, series_list: SeriesList, *position: int) -> SeriesList:
-    """Sum series that are equal once the nodes at ``position`` are removed."""
+@function("aggregateWithWildcards", "Combine")
+def aggregate_with_wildcards(
+    ctx: Context, series_list: SeriesList, func: str, *positions: int
+) -> SeriesList:
+    """Aggregate with ``func`` the series that are equal once the nodes at ``positions``
+    are removed; each result is named by the remaining nodes."""
     groups: dict[str, SeriesList] = {}
     for s in series_list:
-        key = ".".join(n for i, n in enumerate(s.name.split(".")) if i not in position)
+        key = ".".join(n for i, n in enumerate(s.name.split(".")) if i not in positions)
         groups.setdefault(key, []).append(s)
     out = []
     for key, members in groups.items():
-        combined = aggregate(ctx, members, "sum")[0]
+        combined = aggregate(ctx, members, func)[0]
         combined.name = key
         out.append(combined)
     return out
+
+
+def _with_wildcards(name: str, func: str) -> None:
+    def combined(ctx: Context, series_list: SeriesList, *position: int) -> SeriesList:
+        return aggregate_with_wildcards(ctx, series_list, func, *position)
+
+    combined.__doc__ = f"The {func} of series equal once the nodes at ``position`` are removed."
+    function(name, "Combine")(combined)
+
+
+for _name, _func in (
+    ("sumSeriesWithWildcards", "sum"),
+    ("averageSeriesWithWildcards", "average"),
+    ("multiplySeriesWithWildcards", "multiply"),
+):
+    _with_wildcards(_name, _func)
+
+
+@function("percentileOfSeries", "Combine")
+def percentile_of_series(
+    ctx: Context, series_list: SeriesList, n: float, interpolate: bool = False
+) -> SeriesList:
+    """The ``n``th percentile of the series' values at each point."""
+    if n <= 0:
+        raise InvalidArgument("percentileOfSeries(): the percent must be greater than 0")
+    if not series_list:
+        return []
+    name = f"percentileOfSeries({series_list[0].path_expression},{n:g})"
+    start, end, step = normalize(series_list)
+    rows = zip_longest(*(s.points() for s in series_list))
+    values = [percentile(row, n, interpolate) for row in rows]
+    return [TimeSeries(name, start, end, step, values, xff=ctx.xff)]

@@ -1,4 +1,5 @@
-"""Special: series that do not come from the store (``events``)."""
+"""Special: series that do not come from the store (``events``, ``constantLine``,
+``threshold``, ``identity``)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,39 @@ def events(ctx: Context, *tags: str) -> SeriesList:
         if 0 <= index < len(values):
             values[index] = (values[index] or 0) + 1
     return [TimeSeries(name, start, end, 1, values, consolidation="sum", xff=ctx.xff)]
+
+
+def _number_text(value: float) -> str:
+    """How graphite names a line after a number: ``str()`` of what was written."""
+    return str(value)
+
+
+@function("constantLine", "Special")
+def constant_line(ctx: Context, value: float) -> SeriesList:
+    """A horizontal line at ``value`` across the whole time range."""
+    step = int((ctx.end - ctx.start) / 2.0)
+    series = TimeSeries(
+        _number_text(value), ctx.start, ctx.end, max(step, 1), [value] * 3, xff=ctx.xff
+    )
+    series.path_expression = f"constantLine({_number_text(value)})"
+    return [series]
+
+
+@function("threshold", "Special")
+def threshold(
+    ctx: Context, value: float, label: str | None = None, color: str | None = None
+) -> SeriesList:
+    """A horizontal line at ``value``, named ``label`` (``color`` is for drawing)."""
+    series = constant_line(ctx, value)[0]
+    if label:
+        series.name = label
+    return [series]
+
+
+@function("identity", "Special")
+def identity(ctx: Context, name: str) -> SeriesList:
+    """A series whose value is its own timestamp, every minute."""
+    values: list[float | None] = list(range(ctx.start, ctx.end, 60))
+    series = TimeSeries(name, ctx.start, ctx.end, 60, values, xff=ctx.xff)
+    series.path_expression = f'identity("{name}")'
+    return [series]

@@ -1,9 +1,11 @@
-"""Transform: change each series on its own (``scale``, ``derivative``, ``summarize``…)."""
+"""Transform: change each series on its own (``derivative``, ``summarize``, ``hitcount``…)."""
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Callable
+from datetime import datetime
 
 from monitor.render.attime import TimeSyntaxError, parse_offset
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
@@ -17,50 +19,6 @@ def _seconds(text: str, who: str) -> int:
     except TimeSyntaxError as exc:
         raise InvalidArgument(f"{who}(): {exc}") from None
     return abs(int(delta.total_seconds()))
-
-
-def _map(
-    series_list: SeriesList, name: str, tag: tuple[str, object] | None, fn: Callable[[Value], Value]
-) -> SeriesList:
-    for s in series_list:
-        if tag is not None:
-            s.tags[tag[0]] = str(tag[1])
-        s.name = s.path_expression = name.format(s.name)
-        s.values = [fn(v) for v in s.values]
-    return series_list
-
-
-@function("scale", "Transform")
-def scale(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
-    """Multiply every value by ``factor``."""
-    return _map(
-        series_list,
-        f"scale({{}},{float(factor):g})",
-        ("scale", factor),
-        lambda v: None if v is None else float(v) * float(factor),
-    )
-
-
-@function("offset", "Transform")
-def offset(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
-    """Add ``factor`` to every value."""
-    return _map(
-        series_list,
-        f"offset({{}},{float(factor):g})",
-        ("offset", factor),
-        lambda v: None if v is None else v + factor,
-    )
-
-
-@function("transformNull", "Transform")
-def transform_null(ctx: Context, series_list: SeriesList, default: float = 0) -> SeriesList:
-    """Replace nulls with ``default``."""
-    return _map(
-        series_list,
-        f"transformNull({{}},{float(default):g})",
-        ("transformNull", default),
-        lambda v: default if v is None else v,
-    )
 
 
 @function("drawAsInfinite", "Transform")
@@ -250,6 +208,91 @@ def time_shift(
         s.end = first.end if resetEnd else s.end - s.start + first.start
         s.start = first.start
     return list(shifted)
+
+
+@function("hitcount", "Transform", wants_node=True)
+def hitcount(
+    ctx: Context,
+    series_list: SeriesList,
+    intervalString: str,
+    alignToInterval: bool = False,
+    node: Node | None = None,
+) -> SeriesList:
+    """Per-second rates turned into totals per ``intervalString`` bucket (a rate of 2
+    over a 10 s step is 20 hits), a step straddling two buckets split between them;
+    ``alignToInterval`` starts the buckets on a whole minute, hour or day."""
+    interval = _seconds(intervalString, "hitcount")
+    if interval <= 0:
+        raise InvalidArgument("hitcount(): the interval must be longer than 0 s")
+    if alignToInterval and node is not None:
+        begin = datetime.fromtimestamp(ctx.start, ctx.tz)
+        if interval >= 86400:
+            begin = begin.replace(hour=0, minute=0, second=0, microsecond=0)
+        elif interval >= 3600:
+            begin = begin.replace(minute=0, second=0, microsecond=0)
+        elif interval >= 60:
+            begin = begin.replace(second=0, microsecond=0)
+        series_list = evaluate(node, ctx.shifted(int(begin.timestamp()), ctx.end))
+        for s in series_list:
+            s.end = s.start + (s.end - s.start) // interval * interval + interval
+    out = []
+    for s in series_list:
+        count = math.ceil((s.end - s.start) / interval)
+        new_start = s.end - count * interval
+        buckets: list[list[float]] = [[] for _ in range(count)]
+        for i, value in enumerate(s.values):
+            if value is None:
+                continue
+            begins = s.start + i * s.step
+            first, first_mod = divmod(begins - new_start, interval)
+            last, last_mod = divmod(begins + s.step - new_start, interval)
+            if last >= count:
+                last, last_mod = count - 1, interval
+            if first == last:
+                if first >= 0:
+                    buckets[first].append(value * (last_mod - first_mod))
+                continue
+            if first >= 0:
+                buckets[first].append(value * (interval - first_mod))
+            for j in range(first + 1, last):
+                buckets[j].append(value * interval)
+            if last_mod > 0:
+                buckets[last].append(value * last_mod)
+        s.tags["hitcount"] = intervalString
+        align = ", true" if alignToInterval else ""
+        out.append(
+            s.copy(
+                name=f'hitcount({s.name}, "{intervalString}"{align})',
+                start=new_start,
+                step=interval,
+                values=[sum(b) if b else None for b in buckets],
+            )
+        )
+    return out
+
+
+@function("integralByInterval", "Transform")
+def integral_by_interval(ctx: Context, series_list: SeriesList, intervalUnit: str) -> SeriesList:
+    """The running total of each series, restarting at zero every ``intervalUnit``
+    counted from the start of the requested range (nulls keep the total)."""
+    interval = _seconds(intervalUnit, "integralByInterval")
+    if interval <= 0:
+        raise InvalidArgument("integralByInterval(): the interval must be longer than 0 s")
+    out = []
+    for s in series_list:
+        values: list[Value] = []
+        total, at = 0.0, s.start
+        for value in s.values:
+            if (at - ctx.start) // interval != (at - ctx.start - s.step) // interval:
+                total = 0.0
+            if value is not None:
+                total += value
+            values.append(total)
+            at += s.step
+        s.tags["integralByInterval"] = intervalUnit
+        name = f"integralByInterval({s.name},'{intervalUnit}')"
+        out.append(s.copy(name=name, values=values))
+    return out
 
 
 @function("summarize", "Transform")

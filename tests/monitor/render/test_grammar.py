@@ -31,7 +31,9 @@ def test_calls_literals_and_kwargs() -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [("1", 1), ("-2", -2), ("2.5", 2.5), ("1e3", 1000.0), ("TRUE", True), ("false", False),
-     ("None", None), ("inf", float("inf")), ("'a,b'", "a,b"), ('"x\\"y"', 'x"y')],
+     ("None", None), ("inf", float("inf")), ("'a,b'", "a,b"),
+     # backslashes stay as written, as graphite-web keeps them (regexes for aliasSub)
+     ('"x\\"y"', 'x\\"y'), (r"'a\.b\d'", r"a\.b\d")],
 )  # fmt: skip
 def test_literals(text: str, value: object) -> None:
     node = parse_target(f"f({text})")

@@ -1,0 +1,168 @@
+"""Pointwise: functions that change each value on its own (``scale``, ``absolute``,
+``pow``, ``log``…), named and tagged as graphite-web 1.1.10 does."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from monitor.render.evaluator import Context, SeriesList, function
+from monitor.render.series import Value
+
+
+def _map(
+    series_list: SeriesList, name: str, tag: tuple[str, object] | None, fn: Callable[[Value], Value]
+) -> SeriesList:
+    for s in series_list:
+        if tag is not None:
+            s.tags[tag[0]] = str(tag[1])
+        s.name = s.path_expression = name.format(s.name)
+        s.values = [fn(v) for v in s.values]
+    return series_list
+
+
+@function("scale", "Transform")
+def scale(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
+    """Multiply every value by ``factor``."""
+    return _map(
+        series_list,
+        f"scale({{}},{float(factor):g})",
+        ("scale", factor),
+        lambda v: None if v is None else float(v) * float(factor),
+    )
+
+
+@function("offset", "Transform")
+def offset(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
+    """Add ``factor`` to every value."""
+    return _map(
+        series_list,
+        f"offset({{}},{float(factor):g})",
+        ("offset", factor),
+        lambda v: None if v is None else v + factor,
+    )
+
+
+@function("transformNull", "Transform")
+def transform_null(ctx: Context, series_list: SeriesList, default: float = 0) -> SeriesList:
+    """Replace nulls with ``default``."""
+    return _map(
+        series_list,
+        f"transformNull({{}},{float(default):g})",
+        ("transformNull", default),
+        lambda v: default if v is None else v,
+    )
+
+
+def _power(value: Value, exponent: float) -> Value:
+    """graphite's ``safePow``: None for a null, a domain error or an overflow."""
+    if value is None:
+        return None
+    try:
+        return math.pow(value, exponent)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return None
+
+
+@function("pow", "Transform")
+def pow_(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
+    """Each value raised to the power ``factor``."""
+    return _map(
+        series_list, f"pow({{}},{float(factor):g})", ("pow", factor), lambda v: _power(v, factor)
+    )
+
+
+@function("squareRoot", "Transform")
+def square_root(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """The square root of each value (null for a negative one)."""
+    return _map(series_list, "squareRoot({})", ("squareRoot", 1), lambda v: _power(v, 0.5))
+
+
+@function("invert", "Transform")
+def invert(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """1/x for each value (null for zero)."""
+    return _map(series_list, "invert({})", ("invert", 1), lambda v: _power(v, -1))
+
+
+@function("absolute", "Transform")
+def absolute(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """The absolute value of each value."""
+    return _map(
+        series_list, "absolute({})", ("absolute", 1), lambda v: None if v is None else abs(v)
+    )
+
+
+@function("isNonNull", "Transform")
+def is_non_null(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """1 where there is a value, 0 where there is none (count live hosts with a sum)."""
+    return _map(series_list, "isNonNull({})", ("isNonNull", 1), lambda v: 0 if v is None else 1)
+
+
+@function("log", "Transform")
+def logarithm(ctx: Context, series_list: SeriesList, base: int | float = 10) -> SeriesList:
+    """The logarithm of each value in ``base`` (null for zero and below)."""
+    out = []
+    for s in series_list:
+        values = [None if v is None or v <= 0 else math.log(v, base) for v in s.values]
+        s.tags["log"] = base
+        out.append(s.copy(name=f"log({s.name}, {base})", values=values))
+    return out
+
+
+@function("offsetToZero", "Transform")
+def offset_to_zero(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """Each value minus the series' minimum, so the lowest point is zero."""
+    for s in series_list:
+        minimum = min((v for v in s.values if v is not None), default=None)
+        s.tags["offsetToZero"] = minimum
+        s.name = s.path_expression = f"offsetToZero({s.name})"
+        if minimum is not None:
+            s.values = [None if v is None else v - minimum for v in s.values]
+    return series_list
+
+
+@function("minMax", "Transform")
+def min_max(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """Each value scaled to 0..1 between the series' minimum and maximum."""
+    for s in series_list:
+        s.name = s.path_expression = f"minMax({s.name})"
+        known = [v for v in s.values if v is not None]
+        low, high = (min(known), max(known)) if known else (0.0, 0.0)
+        span = high - low
+        s.values = [
+            None if v is None else (float(v - low) / span if span else 0.0) for v in s.values
+        ]
+    return series_list
+
+
+@function("changed", "Transform")
+def changed(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """1 where the value differs from the last value seen, else 0 (0 at nulls)."""
+    for s in series_list:
+        s.name = s.path_expression = f"changed({s.name})"
+        out: list[Value] = []
+        previous: Value = None
+        for v in s.values:
+            if previous is None:
+                previous = v
+                out.append(0)
+            elif v is not None and v != previous:
+                previous = v
+                out.append(1)
+            else:
+                out.append(0)
+        s.values = out
+    return series_list
+
+
+@function("delay", "Transform")
+def delay(ctx: Context, series_list: SeriesList, steps: int) -> SeriesList:
+    """Values moved ``steps`` points later (earlier if negative), nulls shifted in."""
+    out = []
+    for s in series_list:
+        values = s.values
+        pad: list[Value] = [None] * min(abs(steps), len(values))
+        moved = values[-steps:] + pad if steps < 0 else pad + values[: max(0, len(values) - steps)]
+        s.tags["delay"] = steps
+        out.append(s.copy(name=f"delay({s.name},{steps})", values=moved))
+    return out
