@@ -88,6 +88,30 @@ class Servers:
             return status, body.decode("utf-8", "replace")
 
 
+#: Tagged series (carbon's ``name;tag=value`` form), in the data and in graphite-web's
+#: tag database.
+TAGGED = [
+    "disk.used;host=web1;dc=east",
+    "disk.used;host=web2;dc=east",
+    "disk.used;dc=west;host=db1",
+    "cpu;host=web1",
+    "cpu;host=web2;dc=east;rack=r1",
+]
+
+
+def post_form(url: str, fields: list[tuple[str, str]]) -> tuple[int, Any]:
+    """Status and JSON answer of a form POST."""
+    body = urllib.parse.urlencode(fields).encode()
+    request = urllib.request.Request(
+        url, body, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30 * UNIT) as response:
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
 def write_data(whisper_dir: Path, now: int) -> tuple[int, int]:
     """The shared data set; returns the time range it covers."""
     t1 = now - now % 60 - 600
@@ -105,6 +129,9 @@ def write_data(whisper_dir: Path, now: int) -> tuple[int, int]:
         points.append(("stats.gauges.queue", float(i % 9), ts))
         if i % 180 == 0:
             points.append(("deploys.web.production", 1.0, ts))
+        for n, name in enumerate(TAGGED):
+            if (i + n) % 11:
+                points.append((name, float((i * (n + 1)) % 40), ts))
     store.add(points)
     store.stop()
     return t0, t1
@@ -150,6 +177,9 @@ def _start_graphite_web(data: Path) -> tuple[str, _Process]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: _answers(url), 60 * UNIT)
+    # graphite-web finds tagged series through its tag database (carbon registers them)
+    status, answer = post_form(f"{url}/tags/tagMultiSeries", [("path", p) for p in TAGGED])
+    assert status == 200, answer
     return url, _Process(proc)
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "SeriesList",
     "evaluate_targets",
     "function",
+    "read_series",
 ]
 
 SeriesList = list[TimeSeries]
@@ -52,6 +53,9 @@ class Finder(Protocol):
 
     def fetch(self, path: str, start: int, end: int) -> Fetched | None:
         """Values of one leaf between ``start`` and ``end``, or None."""
+
+    def tagged(self) -> list[str]:
+        """Every tagged series name (``name;tag=value…``) there is: the tag index."""
 
 
 class EventSource(Protocol):
@@ -90,6 +94,9 @@ class Function:
     #: Functions that re-read their first argument over another time range get the
     #: unevaluated node too (graphite-web re-evaluates ``args[0]`` the same way).
     wants_node: bool = False
+    #: Functions whose answer depends on the call as written get it (``seriesByTag``:
+    #: its text is the path expression of the series it finds).
+    wants_call: bool = False
 
 
 FUNCTIONS: dict[str, Function] = {}
@@ -99,13 +106,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def function(
-    name: str, family: str, *, wants_node: bool = False, aliases: Sequence[str] = ()
+    name: str,
+    family: str,
+    *,
+    wants_node: bool = False,
+    wants_call: bool = False,
+    aliases: Sequence[str] = (),
 ) -> Callable[[F], F]:
     """Register a render function under ``name`` (and ``aliases``)."""
 
     def register(fn: F) -> F:
         for each in (name, *aliases):
-            FUNCTIONS[each] = Function(each, family, fn, wants_node)
+            FUNCTIONS[each] = Function(each, family, fn, wants_node, wants_call)
         return fn
 
     return register
@@ -143,6 +155,12 @@ def fetch(pattern: str, ctx: Context) -> SeriesList:
         paths = [path for path, leaf in ctx.finder.find(pattern) if leaf]
     else:
         paths = [pattern]
+    return read_series(paths, pattern, ctx)
+
+
+def read_series(paths: list[str], pattern: str, ctx: Context) -> SeriesList:
+    """The series at ``paths`` (those that exist), with ``pattern`` as their path
+    expression."""
     out = []
     for path in paths:
         fetched = ctx.finder.fetch(path, ctx.start, ctx.end)
@@ -161,7 +179,9 @@ def _call(call: Call, ctx: Context) -> Any:
         raise RenderError(f"unknown function {call.name}() at position {call.position}")
     args = [evaluate(arg, ctx) for arg in call.args]
     kwargs = {name: evaluate(arg, ctx) for name, arg in call.kwargs}
-    extra = {"node": call.args[0] if call.args else None} if fn.wants_node else {}
+    extra: dict[str, Any] = {"node": call.args[0] if call.args else None} if fn.wants_node else {}
+    if fn.wants_call:
+        extra["call"] = call
     bound = _check(fn, call, ctx, args, kwargs, extra)
     return fn.call(*bound.args, **bound.kwargs)
 

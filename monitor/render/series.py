@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.render.packed import Packed
+from monitor.render.tags import tags_of
 
 __all__ = ["AGGREGATORS", "TimeSeries", "aggregator", "lcm"]
 
@@ -160,8 +161,9 @@ class TimeSeries:
     draw_as_infinite: bool = False
 
     def __post_init__(self) -> None:
-        if "name" not in self.tags:
-            self.tags = {"name": self.name, **self.tags}
+        if "name" not in self.tags:  # ``cpu;host=a`` carries its tags, as in graphite-web
+            named = tags_of(self.name) if ";" in self.name else {"name": self.name}
+            self.tags = {**named, **self.tags}
         if not self.path_expression:
             self.path_expression = self.name
 

@@ -61,6 +61,14 @@ class StoreFinder:
             elif not leaf:
                 self._walk(Path(entry.path), [*prefix, name], nodes[1:], found)
 
+    def tagged(self) -> list[str]:
+        """Every tagged series name (``name;tag=value…``) on disk or in the cache: the
+        store's files under ``_tagged`` are named after them, so they are the index."""
+        names = {m for m in self.store.cached_metrics() if ";" in m}
+        for _directory, _subdirectories, files in os.walk(self.store.root / "_tagged"):
+            names.update(f[:-4].replace("_DOT_", ".") for f in files if f.endswith(".wsp"))
+        return sorted(names)
+
     def fetch(self, path: str, start: int, end: int) -> Fetched | None:
         """Values of one series, the store's cache merged in."""
         return self.store.fetch(path, start, end)

@@ -1,7 +1,9 @@
-"""Graphite's HTTP API, answering as graphite-web 1.1.10: render, find, events, version.
+"""Graphite's HTTP API, answering as graphite-web 1.1.10: render, find, tags, events,
+version.
 
 Routes: ``/render`` (GET and form POST), ``/metrics/find``, ``/metrics/expand``,
-``/metrics/index.json``, ``POST /events/``, ``/events/get_data``, ``/version/``.
+``/metrics/index.json``, ``/tags`` (list, details, ``findSeries``, ``autoComplete``,
+``tagSeries``), ``POST /events/``, ``/events/get_data``, ``/version/``.
 
 Where graphite-web is vague we are precise: a malformed target, an unknown function, a
 wrong argument or a bad time answers HTTP 400 with a JSON body ``{"error": …}`` (and
@@ -25,6 +27,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from monitor.render import functions as _functions  # noqa: F401  (registers them)
+from monitor.render import tags
 from monitor.render.attime import TimeSyntaxError, parse_time
 from monitor.render.evaluator import Context, RenderError, evaluate_targets
 from monitor.render.grammar import TargetSyntaxError
@@ -69,6 +72,19 @@ def add_routes(app: web.Application, graphite: Graphite) -> None:
     app.router.add_get("/events/get_data", _get_events)
     app.router.add_get("/version/", _version)
     app.router.add_get("/version", _version)
+    for path, handler in (
+        ("/tags/findSeries", _find_series),
+        ("/tags/autoComplete/tags", _complete_tags),
+        ("/tags/autoComplete/values", _complete_values),
+    ):
+        app.router.add_route("GET", path, handler)
+        app.router.add_route("POST", path, handler)
+    app.router.add_post("/tags/tagSeries", _tag_series)
+    app.router.add_post("/tags/tagMultiSeries", _tag_series)
+    app.router.add_post("/tags/delSeries", _del_series)
+    app.router.add_get("/tags", _list_tags)
+    app.router.add_get("/tags/", _list_tags)
+    app.router.add_get("/tags/{tag}", _tag_details)
 
 
 def _error(message: str, status: int = 400, **extra: Any) -> web.Response:
@@ -291,3 +307,116 @@ async def _get_events(request: web.Request) -> web.Response:
 
 async def _version(request: web.Request) -> web.Response:
     return web.Response(text=VERSION + "\n")
+
+
+# -- tags: the store's tagged series are the index (see monitor/render/tags.py) -------
+
+
+def _list(params: MultiDictProxy[str], key: str) -> list[str]:
+    """``key=a&key=b``, or the ``key[]=…`` form jQuery and PHP send."""
+    return params.getall(key, []) or params.getall(key + "[]", [])
+
+
+def _limit(params: Mapping[str, str], default: int | None) -> int | None:
+    text = params.get("limit")
+    return int(text) if text and text.isdigit() else default
+
+
+async def _tagged(request: web.Request) -> list[str]:
+    return await asyncio.to_thread(request.app[GRAPHITE].finder.tagged)
+
+
+async def _find_series(request: web.Request) -> web.Response:
+    params = await _params(request)
+    expressions = _list(params, "expr")
+    if not expressions:
+        return _error("no tag expressions specified")
+    try:
+        found = tags.find(await _tagged(request), expressions)
+    except tags.TagError as exc:
+        return _error(str(exc))
+    return _maybe_jsonp(params, json.dumps(found))
+
+
+async def _complete_tags(request: web.Request) -> web.Response:
+    params = await _params(request)
+    try:
+        found = tags.auto_complete_tags(
+            await _tagged(request),
+            _list(params, "expr"),
+            params.get("tagPrefix", ""),
+            _limit(params, 100) or 100,
+        )
+    except tags.TagError as exc:
+        return _error(str(exc))
+    return _maybe_jsonp(params, json.dumps(found))
+
+
+async def _complete_values(request: web.Request) -> web.Response:
+    params = await _params(request)
+    tag = params.get("tag")
+    if not tag:
+        return _error("no tag specified")
+    try:
+        found = tags.auto_complete_values(
+            await _tagged(request),
+            _list(params, "expr"),
+            tag,
+            params.get("valuePrefix", ""),
+            _limit(params, 100) or 100,
+        )
+    except tags.TagError as exc:
+        return _error(str(exc))
+    return _maybe_jsonp(params, json.dumps(found))
+
+
+async def _list_tags(request: web.Request) -> web.Response:
+    params = request.query
+    try:
+        wanted = tags.name_filter(params.get("filter"))
+        names = [
+            t for t in sorted(tags.tag_counts(await _tagged(request))) if tags.passes(wanted, t)
+        ]
+    except tags.TagError as exc:
+        return _error(str(exc))
+    return _maybe_jsonp(params, json.dumps([{"tag": t} for t in names[: _limit(params, None)]]))
+
+
+async def _tag_details(request: web.Request) -> web.Response:
+    params, tag = request.query, request.match_info["tag"]
+    try:
+        wanted = tags.name_filter(params.get("filter"))
+        counts = tags.tag_counts(await _tagged(request)).get(tag)
+        values = [
+            {"value": v, "count": n}
+            for v, n in sorted((counts or {}).items())
+            if tags.passes(wanted, v)
+        ]
+    except tags.TagError as exc:
+        return _error(str(exc))
+    if counts is None:
+        return _maybe_jsonp(params, "null")
+    return _maybe_jsonp(params, json.dumps({"tag": tag, "values": values[: _limit(params, None)]}))
+
+
+async def _tag_series(request: web.Request) -> web.Response:
+    """``tagSeries``/``tagMultiSeries``: answer each path's canonical form. Nothing needs
+    registering: a tagged series is indexed as soon as points for it are stored."""
+    params = await _params(request)
+    paths = _list(params, "path")
+    if not paths:
+        return _error("no path specified")
+    try:
+        canonical = [tags.format_tags(tags.parse_name(p)) for p in paths]
+    except tags.TagError as exc:
+        return _error(str(exc))
+    multi = request.path.endswith("tagMultiSeries")
+    return _maybe_jsonp(params, json.dumps(canonical if multi else canonical[0]))
+
+
+async def _del_series(request: web.Request) -> web.Response:
+    return _error(
+        "delSeries is not supported: the tag index is the store's files; a series leaves"
+        " it when its whisper file under _tagged/ is deleted",
+        status=501,
+    )

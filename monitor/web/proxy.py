@@ -1,8 +1,8 @@
 """Proxy mode: the Graphite API routes forwarded to a team's real graphite-web.
 
 With ``graphite.upstream = "http://graphite.internal"`` the dashboards and tools talk
-to ``monitor up`` exactly as before, and every ``/render``, ``/metrics…``, ``/events…``
-and ``/version`` request goes to the upstream (with ``graphite.upstream_auth`` as its
+to ``monitor up`` exactly as before, and every ``/render``, ``/metrics…``, ``/tags…``,
+``/events…`` and ``/version`` request goes to the upstream (with ``graphite.upstream_auth`` as its
 ``Authorization`` header). Its status, content type and body come back unchanged; an
 unreachable upstream answers 502 with a JSON error that names it.
 """
@@ -29,6 +29,8 @@ _PATHS = (
     "/events/get_data",
     "/version",
     "/version/",
+    "/tags",
+    "/tags/{tail:.*}",
 )
 _UPSTREAM: web.AppKey[tuple[str, str]] = web.AppKey("graphite_upstream")
 _SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("graphite_upstream_session")

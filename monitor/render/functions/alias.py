@@ -45,9 +45,10 @@ def alias(ctx: Context, series_list: SeriesList, newName: str) -> SeriesList:
     return series_list
 
 
-@function("aliasByNode", "Alias")
+@function("aliasByNode", "Alias", aliases=("aliasByTags",))
 def alias_by_node(ctx: Context, series_list: SeriesList, *nodes: int | str) -> SeriesList:
-    """Name each series by some of its nodes (or tags), dot-joined."""
+    """Name each series by some of its nodes (or tags), dot-joined (``aliasByTags`` is
+    the same function, named for tags)."""
     for s in series_list:
         s.name = node_key(s, nodes)
     return series_list

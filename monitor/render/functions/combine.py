@@ -14,6 +14,7 @@ from monitor.render.functions.alias import node_key
 from monitor.render.functions.filters import percentile
 from monitor.render.packed import Packed
 from monitor.render.series import TimeSeries, Value, aggregator, lcm
+from monitor.render.tags import tags_of
 
 
 def path_expressions(series_list: SeriesList) -> str:
@@ -239,6 +240,29 @@ def _group(
     for key, members in groups.items():
         combined = aggregate(ctx, members, callback)[0]
         combined.name = key
+        out.append(combined)
+    return out
+
+
+@function("groupByTags", "Combine")
+def group_by_tags(ctx: Context, series_list: SeriesList, callback: str, *tags: str) -> SeriesList:
+    """Aggregate series sharing the values of ``tags``; each result is a tagged name
+    (``name;tag=value…``): the common ``name`` tag when all share one, else the
+    callback's name, unless ``name`` is among the tags."""
+    if not tags:
+        raise InvalidArgument("groupByTags(): no tags specified")
+    names = {s.tags.get("name", s.name) for s in series_list}
+    common = next(iter(names)) if len(names) == 1 else callback
+    groups: dict[str, SeriesList] = {}
+    for s in series_list:
+        pairs = sorted(f"{t}={s.tags.get(t, '')}" for t in tags if t != "name")
+        head = s.tags.get("name", s.name) if "name" in tags else common
+        groups.setdefault(";".join([head, *pairs]), []).append(s)
+    out = []
+    for key, members in groups.items():
+        combined = aggregate(ctx, members, callback)[0]
+        combined.name = combined.path_expression = key
+        combined.tags = tags_of(key)
         out.append(combined)
     return out
 

@@ -1,10 +1,24 @@
-"""Special: series that do not come from the store (``events``, ``constantLine``,
-``threshold``, ``identity``)."""
+"""Special: series found by tags (``seriesByTag``) or not read from the store at all
+(``events``, ``constantLine``, ``threshold``, ``identity``)."""
 
 from __future__ import annotations
 
-from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
+from monitor.render import tags
+from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function, read_series
+from monitor.render.grammar import Call
 from monitor.render.series import TimeSeries
+
+
+@function("seriesByTag", "Special", wants_call=True)
+def series_by_tag(ctx: Context, *tagExpressions: str, call: Call | None = None) -> SeriesList:
+    """``seriesByTag('name=cpu', 'host=~web.*')``: the tagged series every expression
+    accepts (see ``tags.py``), sorted by name; the call as written is their path
+    expression, as graphite-web's store resolves it."""
+    try:
+        paths = tags.find(ctx.finder.tagged(), tagExpressions)
+    except tags.TagError as exc:
+        raise InvalidArgument(f"seriesByTag(): {exc}") from None
+    return read_series(paths, call.raw if call else "seriesByTag()", ctx)
 
 
 @function("events", "Special")

@@ -185,7 +185,10 @@ def test_find_matches(both: Servers, params: dict[str, str]) -> None:
     query = urllib.parse.urlencode(params)
     status_g, expected = get(f"{both.graphite}/metrics/find?{query}")
     status_o, actual = get(f"{both.ours}/metrics/find?{query}")
-    assert (status_o, json.loads(actual)) == (status_g, json.loads(expected))
+    wanted = json.loads(expected)
+    if params["query"] == "*":  # graphite-web lists the tagged series' storage directory
+        wanted = [n for n in wanted if n["text"] != "_tagged"]  # as a node; we do not
+    assert (status_o, json.loads(actual)) == (status_g, wanted)
 
 
 def test_find_json_intervals_match(both: Servers) -> None:
@@ -211,9 +214,12 @@ def test_expand_and_index_match(both: Servers) -> None:
     assert json.loads(get(f"{both.ours}/metrics/expand?{query}")[1]) == json.loads(
         get(f"{both.graphite}/metrics/expand?{query}")[1]
     )
-    assert json.loads(get(f"{both.ours}/metrics/index.json")[1]) == json.loads(
-        get(f"{both.graphite}/metrics/index.json")[1]
-    )
+    real = json.loads(get(f"{both.graphite}/metrics/index.json")[1])
+    # graphite-web also lists tagged series' file paths (``_tagged.789.bfe.cpu;…``); we
+    # leave them out: ``/tags/findSeries`` names them properly
+    assert json.loads(get(f"{both.ours}/metrics/index.json")[1]) == [
+        name for name in real if not name.startswith("_tagged.")
+    ]
 
 
 def test_events_match(both: Servers) -> None:

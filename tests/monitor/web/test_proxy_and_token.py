@@ -33,8 +33,11 @@ async def test_proxy_forwards_to_graphite_web(tmp_path: Path, graphite_pair: Ser
                 proxied = await answer.json()
             async with http.get(f"{running.url}metrics/find?query=web.*") as answer:
                 found = await answer.json()
+            async with http.get(f"{running.url}tags/findSeries?expr=name=cpu") as answer:
+                tagged = await answer.json()
         assert proxied == json.loads(get(f"{graphite_pair.graphite}/render?{query}")[1])
         assert [node["id"] for node in found] == ["web.host1", "web.host2", "web.host3"]
+        assert tagged == ["cpu;dc=east;host=web2;rack=r1", "cpu;host=web1"]  # from upstream
     finally:
         await running.stop()
 
