@@ -9,10 +9,20 @@ from monitor.render.functions import (
     alias,
     combine,
     filters,
+    forecast,
     graph,
     pointwise,
     special,
     transform,
 )
 
-__all__ = ["alias", "combine", "filters", "graph", "pointwise", "special", "transform"]
+__all__ = [
+    "alias",
+    "combine",
+    "filters",
+    "forecast",
+    "graph",
+    "pointwise",
+    "special",
+    "transform",
+]

@@ -74,6 +74,27 @@ def keep_last_value(
     return series_list
 
 
+@function("interpolate", "Transform")
+def interpolate(ctx: Context, series_list: SeriesList, limit: float = float("inf")) -> SeriesList:
+    """Fill runs of up to ``limit`` nulls on a straight line between the values around
+    them (a run at either end stays null)."""
+    for s in series_list:
+        s.name = s.path_expression = f"interpolate({s.name})"
+        values = s.values
+        last: int | None = None  # index of the last value seen
+        for i, v in enumerate(values):
+            if v is None:
+                continue
+            gap = 0 if last is None else i - last - 1
+            if last is not None and 0 < gap <= limit:
+                before = values[last]
+                assert before is not None
+                for k in range(1, gap + 1):
+                    values[last + k] = before + k * (v - before) / (gap + 1)
+            last = i
+    return series_list
+
+
 def _derived(
     series_list: SeriesList, tag: str, step_values: Callable[[list[Value], int], list[Value]]
 ) -> SeriesList:
@@ -370,6 +391,42 @@ def _summarize(
         out.append(combine(values[first:i]) if ok else None)
         ts += interval
     return out, ts
+
+
+@function("exponentialMovingAverage", "Calculate", wants_node=True)
+def exponential_moving_average(
+    ctx: Context, series_list: SeriesList, windowSize: int | str, node: Node | None = None
+) -> SeriesList:
+    """An average that weighs recent points more: seeded with the mean of the first
+    window (read from before the range), then ``ema += k * (value - ema)`` with
+    ``k = 2 / (window + 1)``; values rounded to 6 places as graphite-web does."""
+    if not series_list or node is None:
+        return []
+    if isinstance(windowSize, str):
+        preview = _seconds(windowSize, "exponentialMovingAverage")
+        constant = 2.0 / (preview + 1)
+    else:
+        preview = max(s.step for s in series_list) * int(windowSize)
+        constant = 2.0 / (int(windowSize) + 1)
+    out = []
+    for s in evaluate(node, ctx.shifted(ctx.start - preview, ctx.end)):
+        if isinstance(windowSize, str):
+            label, points = f'exponentialMovingAverage({s.name},"{windowSize}")', preview // s.step
+        else:
+            label, points = f"exponentialMovingAverage({s.name},{windowSize})", int(windowSize)
+        s.tags["exponentialMovingAverage"] = windowSize
+        read = s.values
+        seed = [v for v in read[:points] if v is not None]
+        ema = sum(seed) / len(seed) if seed else 0
+        values: list[Value] = [round(ema, 6)]
+        for v in read[points:]:
+            if v is None:
+                values.append(None)
+            else:
+                ema = constant * v + (1 - constant) * ema
+                values.append(round(ema, 6))
+        out.append(s.copy(name=label, start=s.start + preview, values=values))
+    return out
 
 
 def _moving(name: str, func: str) -> None:

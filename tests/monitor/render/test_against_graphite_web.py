@@ -134,6 +134,23 @@ TARGETS = [
     "secondYAxis(web.host1.latency)",
     "stacked(web.*.requests)",
     "stacked(web.*.requests,'mine')",
+    "exponentialMovingAverage(web.host1.latency,5)",
+    "exponentialMovingAverage(web.*.requests,'2min')",
+    "interpolate(web.*.requests)",
+    "interpolate(removeBelowValue(web.host2.requests,30),2)",
+]
+
+#: Holt-Winters reads history before the range: these ask for the last two hours of
+#: the three the data covers, learning from the first hour (30 min seasons).
+FORECASTS = [
+    "holtWintersForecast(web.host1.latency,'1h','30min')",
+    "holtWintersForecast(web.*.requests,'1h','30min')",
+    "holtWintersConfidenceBands(web.host1.latency,3,'1h','30min')",
+    "holtWintersConfidenceBands(web.host2.requests,1.5,'1h','30min')",
+    "holtWintersAberration(web.host1.latency,1,'1h','30min')",
+    "holtWintersAberration(web.*.requests,2,'1h','30min')",
+    "holtWintersConfidenceArea(web.host1.latency,3,'1h','30min')",
+    "holtWintersForecast(web.host1.latency)",
 ]
 
 
@@ -143,6 +160,17 @@ def test_render_matches_graphite_web(both: Servers, target: str) -> None:
     status_o, actual = both.render(both.ours, target=target)
     assert status_g == 200, expected
     assert status_o == 200, actual
+    same_render(expected, actual)
+
+
+@pytest.mark.parametrize("target", FORECASTS)
+def test_forecasts_match_graphite_web(both: Servers, target: str) -> None:
+    window = {"target": target, "from": both.t0 + 3600}
+    status_g, expected = both.render(both.graphite, **window)
+    status_o, actual = both.render(both.ours, **window)
+    assert status_g == 200, expected
+    assert status_o == 200, actual
+    assert expected, target  # graphite-web answers something to compare
     same_render(expected, actual)
 
 
