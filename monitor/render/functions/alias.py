@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from monitor.render.evaluator import Context, SeriesList, function
 from monitor.render.functions.filters import NameRegex
 from monitor.render.grammar import Call, Path, TargetSyntaxError, parse_target
@@ -70,4 +72,45 @@ def alias_sub(ctx: Context, series_list: SeriesList, search: str, replace: str) 
     matcher = NameRegex(search, "aliasSub")
     for s in series_list:
         s.name = matcher.sub(replace, s.name)
+    return series_list
+
+
+def _case(
+    series_list: SeriesList, positions: tuple[int, ...], change: Callable[[str], str]
+) -> SeriesList:
+    for s in series_list:
+        if not positions:
+            s.name = change(s.name)
+            continue
+        chars = list(s.name)
+        for i in positions:
+            if -len(chars) <= i < len(chars):
+                chars[i] = change(chars[i])
+        s.name = "".join(chars)
+    return series_list
+
+
+@function("upper", "Alias")
+def upper(ctx: Context, series_list: SeriesList, *pos: int) -> SeriesList:
+    """Names in upper case (only the characters at ``pos``, when given)."""
+    return _case(series_list, pos, str.upper)
+
+
+@function("lower", "Alias")
+def lower(ctx: Context, series_list: SeriesList, *pos: int) -> SeriesList:
+    """Names in lower case (only the characters at ``pos``, when given)."""
+    return _case(series_list, pos, str.lower)
+
+
+@function("substr", "Alias")
+def substr(ctx: Context, series_list: SeriesList, start: int = 0, stop: int = 0) -> SeriesList:
+    """Name each series by nodes ``start`` to ``stop`` of the path inside the innermost
+    call (``stop`` 0: to the end)."""
+    for s in series_list:
+        left = s.name.rfind("(") + 1
+        right = s.name.find(")")
+        inner = s.name[left : right if right >= 0 else len(s.name) + 1]
+        nodes = inner.split(".")
+        chosen = nodes[int(start) :] if int(stop) == 0 else nodes[int(start) : int(stop)]
+        s.name = ".".join(chosen).split(",", 1)[0]
     return series_list

@@ -12,6 +12,7 @@ from itertools import zip_longest
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
 from monitor.render.functions.alias import node_key
 from monitor.render.functions.filters import percentile
+from monitor.render.functions.pointwise import power
 from monitor.render.packed import Packed
 from monitor.render.series import TimeSeries, Value, aggregator, lcm
 from monitor.render.tags import tags_of
@@ -175,7 +176,7 @@ def divide_series(ctx: Context, dividends: SeriesList, divisor: SeriesList) -> S
     return results
 
 
-@function("asPercent", "Combine")
+@function("asPercent", "Combine", aliases=("pct",))
 def as_percent(
     ctx: Context, series_list: SeriesList, total: float | SeriesList | None = None
 ) -> SeriesList:
@@ -315,3 +316,61 @@ def percentile_of_series(
     rows = zip_longest(*(s.points() for s in series_list))
     values = [percentile(row, n, interpolate) for row in rows]
     return [TimeSeries(name, start, end, step, values, xff=ctx.xff)]
+
+
+@function("powSeries", "Combine")
+def pow_series(ctx: Context, *series_lists: SeriesList) -> SeriesList:
+    """The first series raised to the second, that to the third, … at each point."""
+    series_list = _flatten(series_lists)
+    if not series_list:
+        return []
+    start, end, step = normalize(series_list)
+    name = f"powSeries({','.join(s.name for s in series_list)})"
+    values: list[Value] = []
+    for row in zip_longest(*(s.points() for s in series_list)):
+        result = row[0]
+        for element in row[1:]:
+            result = power(result, element)
+        values.append(result)
+    return [TimeSeries(name, start, end, step, values, xff=ctx.xff)]
+
+
+@function("aggregateSeriesLists", "Combine")
+def aggregate_series_lists(
+    ctx: Context,
+    seriesListFirstPos: SeriesList,
+    seriesListSecondPos: SeriesList,
+    func: str,
+    xFilesFactor: float | None = None,
+) -> SeriesList:
+    """Pair the two lists' series in order and aggregate each pair with ``func``."""
+    if len(seriesListFirstPos) != len(seriesListSecondPos):
+        raise InvalidArgument(
+            "aggregateSeriesLists(): both series lists must have the same length"
+            f" (got {len(seriesListFirstPos)} and {len(seriesListSecondPos)})"
+        )
+    out = []
+    for first, second in zip(seriesListFirstPos, seriesListSecondPos, strict=True):
+        names = f"{first.name},{second.name}"
+        result = aggregate(ctx, [first, second], func, xFilesFactor)[0]
+        result.name = result.name[: result.name.find("Series(")] + f"Series({names})"
+        out.append(result)
+    return out
+
+
+def _series_lists(name: str, func: str) -> None:
+    def paired(
+        ctx: Context, seriesListFirstPos: SeriesList, seriesListSecondPos: SeriesList
+    ) -> SeriesList:
+        return aggregate_series_lists(ctx, seriesListFirstPos, seriesListSecondPos, func)
+
+    paired.__doc__ = f"The {func} of the two lists' series, paired in order."
+    function(name, "Combine")(paired)
+
+
+for _name, _func in (
+    ("sumSeriesLists", "sum"),
+    ("diffSeriesLists", "diff"),
+    ("multiplySeriesLists", "multiply"),
+):
+    _series_lists(_name, _func)

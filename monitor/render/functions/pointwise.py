@@ -54,9 +54,9 @@ def transform_null(ctx: Context, series_list: SeriesList, default: float = 0) ->
     )
 
 
-def _power(value: Value, exponent: float) -> Value:
+def power(value: Value, exponent: Value) -> Value:
     """graphite's ``safePow``: None for a null, a domain error or an overflow."""
-    if value is None:
+    if value is None or exponent is None:
         return None
     try:
         return math.pow(value, exponent)
@@ -68,20 +68,20 @@ def _power(value: Value, exponent: float) -> Value:
 def pow_(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
     """Each value raised to the power ``factor``."""
     return _map(
-        series_list, f"pow({{}},{float(factor):g})", ("pow", factor), lambda v: _power(v, factor)
+        series_list, f"pow({{}},{float(factor):g})", ("pow", factor), lambda v: power(v, factor)
     )
 
 
 @function("squareRoot", "Transform")
 def square_root(ctx: Context, series_list: SeriesList) -> SeriesList:
     """The square root of each value (null for a negative one)."""
-    return _map(series_list, "squareRoot({})", ("squareRoot", 1), lambda v: _power(v, 0.5))
+    return _map(series_list, "squareRoot({})", ("squareRoot", 1), lambda v: power(v, 0.5))
 
 
 @function("invert", "Transform")
 def invert(ctx: Context, series_list: SeriesList) -> SeriesList:
     """1/x for each value (null for zero)."""
-    return _map(series_list, "invert({})", ("invert", 1), lambda v: _power(v, -1))
+    return _map(series_list, "invert({})", ("invert", 1), lambda v: power(v, -1))
 
 
 @function("absolute", "Transform")
@@ -166,3 +166,64 @@ def delay(ctx: Context, series_list: SeriesList, steps: int) -> SeriesList:
         s.tags["delay"] = steps
         out.append(s.copy(name=f"delay({s.name},{steps})", values=moved))
     return out
+
+
+def _guarded(fn: Callable[[float], float]) -> Callable[[Value], Value]:
+    """``fn`` with None for a null or a value outside its domain."""
+
+    def apply(value: Value) -> Value:
+        if value is None:
+            return None
+        try:
+            return fn(value)
+        except (ValueError, OverflowError, ZeroDivisionError):
+            return None
+
+    return apply
+
+
+@function("exp", "Transform")
+def exp(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """e to the power of each value."""
+    return _map(series_list, "exp({})", ("exp", "e"), _guarded(math.exp))
+
+
+@function("sigmoid", "Transform")
+def sigmoid(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """1 / (1 + e^-x) of each value."""
+    return _map(
+        series_list,
+        "sigmoid({})",
+        ("sigmoid", "sigmoid"),
+        _guarded(lambda v: 1 / (1 + math.exp(-v))),
+    )
+
+
+@function("logit", "Transform")
+def logit(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """log(x / (1 - x)) of each value (null outside 0..1)."""
+    return _map(
+        series_list, "logit({})", ("logit", "logit"), _guarded(lambda v: math.log(v / (1 - v)))
+    )
+
+
+@function("round", "Transform")
+def round_(ctx: Context, series_list: SeriesList, precision: int | None = None) -> SeriesList:
+    """Each value rounded to ``precision`` decimal places (to a whole number without)."""
+    label = "round({})" if precision is None else f"round({{}},{int(precision):g})"
+    places = precision or 0
+    return _map(
+        series_list, label, ("round", places), lambda v: None if v is None else round(v, places)
+    )
+
+
+@function("scaleToSeconds", "Transform")
+def scale_to_seconds(ctx: Context, series_list: SeriesList, seconds: float) -> SeriesList:
+    """Values per step turned into values per ``seconds`` (a count per 10 s step, times
+    6, is a count per minute), rounded to 6 places."""
+    for s in series_list:
+        s.tags["scaleToSeconds"] = seconds
+        s.name = s.path_expression = f"scaleToSeconds({s.name},{int(seconds)})"
+        factor = seconds / s.step
+        s.values = [None if v is None else round(v * factor, 6) for v in s.values]
+    return series_list

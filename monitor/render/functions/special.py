@@ -6,7 +6,7 @@ from __future__ import annotations
 from monitor.render import tags
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function, read_series
 from monitor.render.grammar import Call
-from monitor.render.series import TimeSeries
+from monitor.render.series import TimeSeries, aggregator
 
 
 @function("seriesByTag", "Special", wants_call=True)
@@ -37,13 +37,13 @@ def events(ctx: Context, *tags: str) -> SeriesList:
     return [TimeSeries(name, start, end, 1, values, consolidation="sum", xff=ctx.xff)]
 
 
-def _number_text(value: float) -> str:
+def _number_text(value: float | None) -> str:
     """How graphite names a line after a number: ``str()`` of what was written."""
     return str(value)
 
 
 @function("constantLine", "Special")
-def constant_line(ctx: Context, value: float) -> SeriesList:
+def constant_line(ctx: Context, value: float | None) -> SeriesList:
     """A horizontal line at ``value`` across the whole time range."""
     step = int((ctx.end - ctx.start) / 2.0)
     series = TimeSeries(
@@ -71,3 +71,25 @@ def identity(ctx: Context, name: str) -> SeriesList:
     series = TimeSeries(name, ctx.start, ctx.end, 60, values, xff=ctx.xff)
     series.path_expression = f'identity("{name}")'
     return [series]
+
+
+@function("aggregateLine", "Special")
+def aggregate_line(
+    ctx: Context, series_list: SeriesList, func: str = "average", keepStep: bool = False
+) -> SeriesList:
+    """A horizontal line at each series' ``func`` aggregate (its average by default)."""
+    try:
+        combine = aggregator(func)
+    except KeyError as exc:
+        raise InvalidArgument(f"aggregateLine(): {exc.args[0]}") from None
+    out = []
+    for s in series_list:
+        value = combine(s.values)
+        name = f"aggregateLine({s.name}, {'None' if value is None else f'{value:g}'})"
+        if keepStep:
+            line = s.copy(name=name, values=[value] * s.size)
+        else:
+            line = constant_line(ctx, value)[0]
+            line.name = line.path_expression = name
+        out.append(line)
+    return out

@@ -7,7 +7,7 @@ import typing
 from collections.abc import Callable
 from datetime import datetime
 
-from monitor.render.attime import TimeSyntaxError, parse_offset
+from monitor.render.attime import TimeSyntaxError, parse_offset, parse_time
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
 from monitor.render.grammar import Node
 from monitor.render.series import Value, aggregator
@@ -49,6 +49,22 @@ def consolidate_by(ctx: Context, series_list: SeriesList, consolidationFunc: str
         s.consolidation = consolidationFunc
         s.tags["consolidateBy"] = consolidationFunc
         s.name = s.path_expression = f'consolidateBy({s.name},"{consolidationFunc}")'
+    return series_list
+
+
+@function("cumulative", "Transform")
+def cumulative(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """``consolidateBy(seriesList, 'sum')``: merged points add up (counts stay counts)."""
+    return consolidate_by(ctx, series_list, "sum")
+
+
+@function("setXFilesFactor", "Transform", aliases=("xFilesFactor",))
+def set_x_files_factor(ctx: Context, series_list: SeriesList, xFilesFactor: float) -> SeriesList:
+    """The fraction of a consolidated point's values that must be non-null for it to be
+    non-null (``maxDataPoints`` and step changes)."""
+    for s in series_list:
+        s.xff = xFilesFactor
+        s.tags["xFilesFactor"] = xFilesFactor
     return series_list
 
 
@@ -426,6 +442,94 @@ def exponential_moving_average(
                 ema = constant * v + (1 - constant) * ema
                 values.append(round(ema, 6))
         out.append(s.copy(name=label, start=s.start + preview, values=values))
+    return out
+
+
+@function("stdev", "Calculate")
+def stdev(
+    ctx: Context, series_list: SeriesList, points: int, windowTolerance: float = 0.1
+) -> SeriesList:
+    """The standard deviation of the last ``points`` values, once at least the
+    ``windowTolerance`` fraction of them are non-null (running sums, as graphite-web)."""
+    out = []
+    for s in series_list:
+        s.tags["stdev"] = points
+        read = s.values
+        values: list[Value] = []
+        known, total, squares = 0, 0.0, 0.0
+        for i, new in enumerate(read):
+            dropped = read[i - points] if i >= points else None
+            if dropped is not None:
+                known -= 1
+                total -= dropped
+                squares -= dropped**2
+            if new is not None:
+                known += 1
+                total += new
+                squares += new**2
+            if known > 0 and known / points >= windowTolerance:
+                try:
+                    values.append(math.sqrt(known * squares - total**2) / known)
+                except ValueError:  # rounding made the variance negative
+                    values.append(None)
+            else:
+                values.append(None)
+        out.append(s.copy(name=f"stdev({s.name},{int(points)})", values=values))
+    return out
+
+
+@function("timeSlice", "Transform")
+def time_slice(
+    ctx: Context, series_list: SeriesList, startSliceAt: str, endSliceAt: str = "now"
+) -> SeriesList:
+    """Only the values between two times (``from``/``until`` syntax); nulls elsewhere."""
+    now = datetime.fromtimestamp(ctx.now, ctx.tz)
+    try:
+        first = int(parse_time(startSliceAt, ctx.tz, now).timestamp())
+        last = int(parse_time(endSliceAt, ctx.tz, now).timestamp())
+    except TimeSyntaxError as exc:
+        raise InvalidArgument(f"timeSlice(): {exc}") from None
+    for s in series_list:
+        s.tags["timeSliceStart"] = first
+        s.tags["timeSliceEnd"] = last
+        s.name = f"timeSlice({s.name}, {first}, {last})"
+        at = ctx.start
+        values = s.values
+        for i, v in enumerate(values):
+            if v is not None and not first <= at <= last:
+                values[i] = None
+            at += s.step
+    return series_list
+
+
+@function("timeStack", "Transform", wants_node=True)
+def time_stack(
+    ctx: Context,
+    series_list: SeriesList,
+    timeShiftUnit: str = "1d",
+    timeShiftStart: int = 0,
+    timeShiftEnd: int = 7,
+    node: Node | None = None,
+) -> SeriesList:
+    """The series again for each shift ``timeShiftStart`` .. ``timeShiftEnd - 1`` units
+    back, all drawn over the current range: "this week against each of the last few"."""
+    if not series_list or node is None:
+        return []
+    unit = "-" + timeShiftUnit if timeShiftUnit[:1].isdigit() else timeShiftUnit
+    try:
+        delta = int(parse_offset(unit).total_seconds())
+    except TimeSyntaxError as exc:
+        raise InvalidArgument(f"timeStack(): {exc}") from None
+    first = series_list[0]
+    out = []
+    for shift in range(int(timeShiftStart), int(timeShiftEnd)):
+        moved = ctx.shifted(ctx.start + delta * shift, ctx.end + delta * shift)
+        for s in evaluate(node, moved):
+            s.tags["timeShiftUnit"] = unit
+            s.tags["timeShift"] = shift
+            s.name = s.path_expression = f"timeShift({s.name}, {unit}, {shift})"
+            s.start, s.end = first.start, first.end
+            out.append(s)
     return out
 
 

@@ -138,6 +138,31 @@ TARGETS = [
     "exponentialMovingAverage(web.*.requests,'2min')",
     "interpolate(web.*.requests)",
     "interpolate(removeBelowValue(web.host2.requests,30),2)",
+    "exp(scale(web.host1.latency,0.1))",
+    "sigmoid(offset(web.host1.latency,-12))",
+    "logit(scale(web.host1.latency,0.05))",
+    "round(scale(web.host1.latency,0.37))",
+    "round(scale(web.host1.latency,0.37),2)",
+    "scaleToSeconds(web.*.requests,60)",
+    "upper(web.host1.requests)",
+    "lower(upper(web.*.requests),0,4)",
+    "substr(web.host1.requests,1)",
+    "substr(scale(web.host1.requests,2),0,2)",
+    "pct(web.*.requests)",
+    "powSeries(web.host1.latency,offset(scale(web.host1.requests,0),2))",
+    "sumSeriesLists(web.*.requests,web.*.latency)",
+    "diffSeriesLists(web.*.requests,web.*.latency)",
+    "multiplySeriesLists(web.*.requests,web.*.latency)",
+    "aggregateSeriesLists(web.*.requests,web.*.latency,'max')",
+    "cumulative(web.host1.requests)",
+    "setXFilesFactor(web.host1.requests,0.5)",
+    "xFilesFactor(web.host1.requests,0.9)",
+    "stdev(web.host1.requests,5)",
+    "stdev(web.*.latency,10,0.5)",
+    "timeStack(web.host1.requests,'30min',0,3)",
+    "aggregateLine(web.*.requests)",
+    "aggregateLine(web.host1.latency,'max',true)",
+    "aggregateLine(no.such.metric)",
 ]
 
 #: Holt-Winters reads history before the range: these ask for the last two hours of
@@ -172,6 +197,17 @@ def test_forecasts_match_graphite_web(both: Servers, target: str) -> None:
     assert status_o == 200, actual
     assert expected, target  # graphite-web answers something to compare
     same_render(expected, actual)
+
+
+def test_time_slice_matches_graphite_web(both: Servers) -> None:
+    for target in (
+        f"timeSlice(web.host1.requests,'{both.t0 + 1800}','{both.t0 + 3600}')",
+        f"timeSlice(web.*.latency,'{both.t1 - 600}')",
+    ):
+        _, expected = both.render(both.graphite, target=target)
+        status, actual = both.render(both.ours, target=target)
+        assert status == 200, actual
+        same_render(expected, actual)
 
 
 @pytest.mark.parametrize("max_points", [1, 50, 200, 5000])
