@@ -38,6 +38,28 @@ LOG_RENDERING_PERFORMANCE = False
 LOG_CACHE_PERFORMANCE = False
 DEFAULT_CACHE_DURATION = 0
 DATABASES = {{"default": {{"NAME": {db!r}, "ENGINE": "django.db.backends.sqlite3"}}}}
+
+# graphite-web 1.1.10's /functions calls inspect.getargspec and formatargspec, both gone
+# in Python 3.11: put them back so its function catalogue can be compared with ours.
+import inspect as _inspect
+
+
+def _formatargspec(args, varargs=None, varkw=None, defaults=None):
+    defaults = defaults or ()
+    first_default = len(args) - len(defaults)
+    parts = [
+        a if i < first_default else a + "=" + repr(defaults[i - first_default])
+        for i, a in enumerate(args)
+    ]
+    if varargs:
+        parts.append("*" + varargs)
+    if varkw:
+        parts.append("**" + varkw)
+    return "(" + ", ".join(parts) + ")"
+
+
+_inspect.getargspec = lambda f: tuple(_inspect.getfullargspec(f))[:4]
+_inspect.formatargspec = _formatargspec
 """
 
 

@@ -3,7 +3,8 @@ version.
 
 Routes: ``/render`` (GET and form POST), ``/metrics/find``, ``/metrics/expand``,
 ``/metrics/index.json``, ``/tags`` (list, details, ``findSeries``, ``autoComplete``,
-``tagSeries``), ``POST /events/``, ``/events/get_data``, ``/version/``.
+``tagSeries``), ``/functions`` (the catalogue Grafana reads), ``POST /events/``,
+``/events/get_data``, ``/version/``.
 
 Where graphite-web is vague we are precise: a malformed target, an unknown function, a
 wrong argument or a bad time answers HTTP 400 with a JSON body ``{"error": …}`` (and
@@ -29,7 +30,8 @@ from multidict import MultiDict, MultiDictProxy
 from monitor.render import functions as _functions  # noqa: F401  (registers them)
 from monitor.render import tags
 from monitor.render.attime import TimeSyntaxError, parse_time
-from monitor.render.evaluator import Context, RenderError, evaluate_targets
+from monitor.render.catalog import catalogue, describe
+from monitor.render.evaluator import FUNCTIONS, Context, RenderError, evaluate_targets
 from monitor.render.grammar import TargetSyntaxError
 from monitor.render.output import to_csv, to_json, to_raw
 from monitor.store.events import Event, EventStore
@@ -82,6 +84,9 @@ def add_routes(app: web.Application, graphite: Graphite) -> None:
     app.router.add_post("/tags/tagSeries", _tag_series)
     app.router.add_post("/tags/tagMultiSeries", _tag_series)
     app.router.add_post("/tags/delSeries", _del_series)
+    app.router.add_get("/functions", _functions_list)
+    app.router.add_get("/functions/", _functions_list)
+    app.router.add_get("/functions/{name}", _function_details)
     app.router.add_get("/tags", _list_tags)
     app.router.add_get("/tags/", _list_tags)
     app.router.add_get("/tags/{tag}", _tag_details)
@@ -420,3 +425,28 @@ async def _del_series(request: web.Request) -> web.Response:
         " it when its whisper file under _tagged/ is deleted",
         status=501,
     )
+
+
+# -- functions: the catalogue (monitor/render/catalog.py) ---------------------------
+
+
+def _catalogue_json(value: object) -> str:
+    # graphite-web's encoder writes an infinite default (keepLastValue's limit) as 1e9999
+    text = json.dumps(value)
+    return text.replace("Infinity,", "1e9999,").replace("Infinity}", "1e9999}")
+
+
+async def _functions_list(request: web.Request) -> web.Response:
+    params = request.query
+    if params.get("type") == "pie":  # no pie-chart functions: graphs are drawn in the page
+        return _maybe_jsonp(params, "{}")
+    grouped = params.get("grouped", "").lower() in ("1", "true")
+    listed = catalogue(params.get("group"), grouped)
+    return _maybe_jsonp(params, _catalogue_json(listed))
+
+
+async def _function_details(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in FUNCTIONS or request.query.get("type") == "pie":
+        return _error(f"Function not found: {name}", status=404)
+    return _maybe_jsonp(request.query, _catalogue_json(describe(FUNCTIONS[name])))

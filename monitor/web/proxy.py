@@ -2,9 +2,10 @@
 
 With ``graphite.upstream = "http://graphite.internal"`` the dashboards and tools talk
 to ``monitor up`` exactly as before, and every ``/render``, ``/metrics…``, ``/tags…``,
-``/events…`` and ``/version`` request goes to the upstream (with ``graphite.upstream_auth`` as its
-``Authorization`` header). Its status, content type and body come back unchanged; an
-unreachable upstream answers 502 with a JSON error that names it.
+``/functions…``, ``/events…`` and ``/version`` request goes to the upstream (with
+``graphite.upstream_auth`` as its ``Authorization`` header). Its status, content type
+and body come back unchanged; an unreachable upstream answers 502 with a JSON error
+that names it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _PATHS = (
     "/version/",
     "/tags",
     "/tags/{tail:.*}",
+    "/functions",
+    "/functions/{tail:.*}",
 )
 _UPSTREAM: web.AppKey[tuple[str, str]] = web.AppKey("graphite_upstream")
 _SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("graphite_upstream_session")

@@ -102,7 +102,7 @@ def lower(ctx: Context, series_list: SeriesList, *pos: int) -> SeriesList:
     return _case(series_list, pos, str.lower)
 
 
-@function("substr", "Alias")
+@function("substr", "Special")
 def substr(ctx: Context, series_list: SeriesList, start: int = 0, stop: int = 0) -> SeriesList:
     """Name each series by nodes ``start`` to ``stop`` of the path inside the innermost
     call (``stop`` 0: to the end)."""

@@ -152,25 +152,28 @@ for _name, _func in (
 
 
 @function("divideSeries", "Combine")
-def divide_series(ctx: Context, dividends: SeriesList, divisor: SeriesList) -> SeriesList:
+def divide_series(
+    ctx: Context, dividendSeriesList: SeriesList, divisorSeries: SeriesList
+) -> SeriesList:
     """Each dividend divided by the one divisor series (nulls and zero give null)."""
-    if not divisor:
-        for s in dividends:
+    if not divisorSeries:
+        for s in dividendSeriesList:
             s.name = s.path_expression = f"divideSeries({s.name},MISSING)"
             s.values = [None] * len(s.values)
-        return dividends
-    if len(divisor) > 1:
+        return dividendSeriesList
+    if len(divisorSeries) > 1:
         raise InvalidArgument(
-            f"divideSeries second argument must reference exactly 1 series (got {len(divisor)})"
+            "divideSeries second argument must reference exactly 1 series"
+            f" (got {len(divisorSeries)})"
         )
     results = []
-    for dividend in dividends:
-        both = [dividend, divisor[0]]
+    for dividend in dividendSeriesList:
+        both = [dividend, divisorSeries[0]]
         start, end, step = normalize(both)
-        name = f"divideSeries({dividend.name},{divisor[0].name})"
+        name = f"divideSeries({dividend.name},{divisorSeries[0].name})"
         values = [
             None if a is None or not b else a / b
-            for a, b in zip_longest(dividend.points(), divisor[0].points())
+            for a, b in zip_longest(dividend.points(), divisorSeries[0].points())
         ]
         results.append(TimeSeries(name, start, end, step, values, xff=ctx.xff))
     return results
@@ -270,13 +273,13 @@ def group_by_tags(ctx: Context, series_list: SeriesList, callback: str, *tags: s
 
 @function("aggregateWithWildcards", "Combine")
 def aggregate_with_wildcards(
-    ctx: Context, series_list: SeriesList, func: str, *positions: int
+    ctx: Context, series_list: SeriesList, func: str, *position: int
 ) -> SeriesList:
-    """Aggregate with ``func`` the series that are equal once the nodes at ``positions``
+    """Aggregate with ``func`` the series that are equal once the nodes at ``position``
     are removed; each result is named by the remaining nodes."""
     groups: dict[str, SeriesList] = {}
     for s in series_list:
-        key = ".".join(n for i, n in enumerate(s.name.split(".")) if i not in positions)
+        key = ".".join(n for i, n in enumerate(s.name.split(".")) if i not in position)
         groups.setdefault(key, []).append(s)
     out = []
     for key, members in groups.items():

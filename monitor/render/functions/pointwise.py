@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import zip_longest
 
 from monitor.render.evaluator import Context, SeriesList, function
 from monitor.render.series import Value
@@ -44,14 +45,29 @@ def offset(ctx: Context, series_list: SeriesList, factor: float) -> SeriesList:
 
 
 @function("transformNull", "Transform")
-def transform_null(ctx: Context, series_list: SeriesList, default: float = 0) -> SeriesList:
-    """Replace nulls with ``default``."""
-    return _map(
-        series_list,
-        f"transformNull({{}},{float(default):g})",
-        ("transformNull", default),
-        lambda v: default if v is None else v,
-    )
+def transform_null(
+    ctx: Context,
+    series_list: SeriesList,
+    default: float = 0,
+    referenceSeries: SeriesList | None = None,
+) -> SeriesList:
+    """Replace nulls with ``default`` (with ``referenceSeries``: only where one of those
+    series has a value, so a gap everywhere stays a gap)."""
+    if not referenceSeries:
+        return _map(
+            series_list,
+            f"transformNull({{}},{float(default):g})",
+            ("transformNull", default),
+            lambda v: default if v is None else v,
+        )
+    rows = zip_longest(*(r.values for r in referenceSeries))
+    defaults = [default if any(v is not None for v in row) else None for row in rows]
+    for s in series_list:
+        s.tags["transformNull"] = default
+        s.tags["referenceSeries"] = 1
+        s.name = s.path_expression = f"transformNull({s.name},{float(default):g},referenceSeries)"
+        s.values = [d if v is None else v for v, d in zip_longest(s.values, defaults)]
+    return series_list
 
 
 def power(value: Value, exponent: Value) -> Value:
@@ -135,7 +151,7 @@ def min_max(ctx: Context, series_list: SeriesList) -> SeriesList:
     return series_list
 
 
-@function("changed", "Transform")
+@function("changed", "Special")
 def changed(ctx: Context, series_list: SeriesList) -> SeriesList:
     """1 where the value differs from the last value seen, else 0 (0 at nulls)."""
     for s in series_list:

@@ -53,7 +53,7 @@ def constant_line(ctx: Context, value: float | None) -> SeriesList:
     return [series]
 
 
-@function("threshold", "Special")
+@function("threshold", "Graph")
 def threshold(
     ctx: Context, value: float, label: str | None = None, color: str | None = None
 ) -> SeriesList:
@@ -64,7 +64,7 @@ def threshold(
     return [series]
 
 
-@function("identity", "Special")
+@function("identity", "Calculate")
 def identity(ctx: Context, name: str) -> SeriesList:
     """A series whose value is its own timestamp, every minute."""
     values: list[float | None] = list(range(ctx.start, ctx.end, 60))
@@ -73,7 +73,7 @@ def identity(ctx: Context, name: str) -> SeriesList:
     return [series]
 
 
-@function("aggregateLine", "Special")
+@function("aggregateLine", "Calculate")
 def aggregate_line(
     ctx: Context, series_list: SeriesList, func: str = "average", keepStep: bool = False
 ) -> SeriesList:

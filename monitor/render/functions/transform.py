@@ -21,7 +21,7 @@ def _seconds(text: str, who: str) -> int:
     return abs(int(delta.total_seconds()))
 
 
-@function("drawAsInfinite", "Transform")
+@function("drawAsInfinite", "Graph")
 def draw_as_infinite(ctx: Context, series_list: SeriesList) -> SeriesList:
     """Mark series to be drawn as full-height lines where positive (deploy markers)."""
     for s in series_list:
@@ -31,7 +31,7 @@ def draw_as_infinite(ctx: Context, series_list: SeriesList) -> SeriesList:
     return series_list
 
 
-@function("consolidateBy", "Transform")
+@function("consolidateBy", "Special")
 def consolidate_by(ctx: Context, series_list: SeriesList, consolidationFunc: str) -> SeriesList:
     """How to merge points when there are more than pixels (``maxDataPoints``)."""
     if consolidationFunc not in (
@@ -52,13 +52,13 @@ def consolidate_by(ctx: Context, series_list: SeriesList, consolidationFunc: str
     return series_list
 
 
-@function("cumulative", "Transform")
+@function("cumulative", "Special")
 def cumulative(ctx: Context, series_list: SeriesList) -> SeriesList:
     """``consolidateBy(seriesList, 'sum')``: merged points add up (counts stay counts)."""
     return consolidate_by(ctx, series_list, "sum")
 
 
-@function("setXFilesFactor", "Transform", aliases=("xFilesFactor",))
+@function("setXFilesFactor", "Special", aliases=("xFilesFactor",))
 def set_x_files_factor(ctx: Context, series_list: SeriesList, xFilesFactor: float) -> SeriesList:
     """The fraction of a consolidated point's values that must be non-null for it to be
     non-null (``maxDataPoints`` and step changes)."""

@@ -163,6 +163,8 @@ TARGETS = [
     "aggregateLine(web.*.requests)",
     "aggregateLine(web.host1.latency,'max',true)",
     "aggregateLine(no.such.metric)",
+    "transformNull(web.*.requests,-1,web.host1.requests)",
+    "transformNull(web.host2.requests,0,group(web.host1.requests,web.host3.requests))",
 ]
 
 #: Holt-Winters reads history before the range: these ask for the last two hours of
@@ -376,3 +378,43 @@ def test_time_syntaxes_match(both: Servers, start: str, end: str) -> None:
     status_o, actual = get(f"{both.ours}/render?{query}")
     assert (status_o, status_g) == (200, 200), actual
     same_render(json.loads(expected), json.loads(actual))
+
+
+#: Where our catalogue's parameters differ from graphite-web's, and why.
+CATALOGUE_DIFFERENCES = {
+    "aliasByTags": "the same function as aliasByNode here: its parameter is 'nodes'",
+    "asPercent": "grouping by nodes (its third parameter) is not implemented",
+    "pct": "grouping by nodes (its third parameter) is not implemented",
+    "powSeries": "graphite-web's catalogue names the Python parameter seriesLists 'seriesList'",
+    "stacked": "graphite-web's catalogue names the Python parameter stackName 'stack'",
+    "timeShift": "graphite-web's catalogue names the Python parameter alignDST 'alignDst'",
+}
+
+
+def test_function_catalogue_matches_graphite_web(both: Servers) -> None:
+    """``/functions`` (what Grafana reads): every function we have is graphite-web's,
+    in the same group, with the same parameters in the same order, series lists typed
+    as such."""
+    real = json.loads(get(f"{both.graphite}/functions")[1])
+    ours = json.loads(get(f"{both.ours}/functions")[1])
+    assert sorted(set(ours) - set(real)) == []
+    assert len(ours) >= 128
+    for name, info in ours.items():
+        assert info["group"] == real[name]["group"], name
+        if name in CATALOGUE_DIFFERENCES:
+            continue
+        assert [p["name"] for p in info["params"]] == [p["name"] for p in real[name]["params"]], (
+            name
+        )
+        for mine, theirs in zip(info["params"], real[name]["params"], strict=True):
+            if theirs["type"] == "seriesList":
+                assert mine["type"] == "seriesList", (name, mine)
+                assert mine.get("multiple", False) == theirs.get("multiple", False), (name, mine)
+    grouped = json.loads(get(f"{both.ours}/functions?grouped=1")[1])
+    assert grouped["Combine"]["sumSeries"] == ours["sumSeries"]
+    only = json.loads(get(f"{both.ours}/functions?group=Alias")[1])
+    assert set(only) == {n for n, i in ours.items() if i["group"] == "Alias"}
+    status, body = get(f"{both.ours}/functions/movingAverage")
+    assert status == 200
+    assert json.loads(body) == ours["movingAverage"]
+    assert get(f"{both.ours}/functions/noSuchFunction")[0] == 404
