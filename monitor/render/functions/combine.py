@@ -172,8 +172,7 @@ def divide_series(
         start, end, step = normalize(both)
         name = f"divideSeries({dividend.name},{divisorSeries[0].name})"
         values = [
-            None if a is None or not b else a / b
-            for a, b in zip_longest(dividend.points(), divisorSeries[0].points())
+            _divide(a, b) for a, b in zip_longest(dividend.points(), divisorSeries[0].points())
         ]
         results.append(TimeSeries(name, start, end, step, values, xff=ctx.xff))
     return results
@@ -377,3 +376,68 @@ for _name, _func in (
     ("multiplySeriesLists", "multiply"),
 ):
     _series_lists(_name, _func)
+
+
+def _divide(a: Value, b: Value) -> Value:
+    """graphite's ``safeDiv``: null for a null or a zero divisor."""
+    return None if a is None or not b else a / b
+
+
+@function("divideSeriesLists", "Combine")
+def divide_series_lists(
+    ctx: Context, dividendSeriesList: SeriesList, divisorSeriesList: SeriesList
+) -> SeriesList:
+    """Each dividend divided by the divisor in the same position."""
+    if len(dividendSeriesList) != len(divisorSeriesList):
+        raise InvalidArgument(
+            "divideSeriesLists(): both series lists must have the same length"
+            f" (got {len(dividendSeriesList)} and {len(divisorSeriesList)})"
+        )
+    out = []
+    for dividend, divisor in zip(dividendSeriesList, divisorSeriesList, strict=True):
+        start, end, step = normalize([dividend, divisor])
+        values = [_divide(a, b) for a, b in zip_longest(dividend.points(), divisor.points())]
+        name = f"divideSeries({dividend.name},{divisor.name})"
+        out.append(TimeSeries(name, start, end, step, values, xff=ctx.xff))
+    return out
+
+
+@function("weightedAverage", "Combine")
+def weighted_average(
+    ctx: Context, seriesListAvg: SeriesList, seriesListWeight: SeriesList, *nodes: int | str
+) -> SeriesList:
+    """The average of ``seriesListAvg`` weighted by ``seriesListWeight`` at each point,
+    series paired by their ``nodes`` (latency weighted by request count)."""
+    if len(seriesListAvg) != len(seriesListWeight):
+        raise InvalidArgument(
+            "weightedAverage(): seriesListAvg and seriesListWeight must have as many series"
+            f" (got {len(seriesListAvg)} and {len(seriesListWeight)})"
+        )
+    pairs: dict[str, dict[str, TimeSeries]] = {}
+    for average, weight in zip(seriesListAvg, seriesListWeight, strict=True):
+        pairs.setdefault(node_key(average, nodes), {})["avg"] = average
+        pairs.setdefault(node_key(weight, nodes), {})["weight"] = weight
+    products = []
+    for pair in pairs.values():
+        if "avg" not in pair or "weight" not in pair:
+            continue
+        average, weight = pair["avg"], pair["weight"]
+        values = [
+            None if a is None or w is None else float(a) * float(w)
+            for a, w in zip_longest(average.values, weight.values)
+        ]
+        name = f"product({weight.name},{average.name})"
+        products.append(
+            TimeSeries(name, average.start, average.end, average.step, values, xff=ctx.xff)
+        )
+    if not products:
+        return []
+    total = aggregate(ctx, products, "sum")[0]
+    weights = aggregate(ctx, list(seriesListWeight), "sum")[0]
+    values = [_divide(p, w) for p, w in zip_longest(total.values, weights.values)]
+    name = "weightedAverage({}, {}, {})".format(
+        ",".join(sorted({s.path_expression for s in seriesListAvg})),
+        ",".join(sorted({s.path_expression for s in seriesListWeight})),
+        ",".join(map(str, nodes)),
+    )
+    return [TimeSeries(name, total.start, total.end, total.step, values, xff=ctx.xff)]

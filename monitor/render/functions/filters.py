@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import regex
 
-from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
+from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
+from monitor.render.grammar import parse_target
 from monitor.render.series import TimeSeries, Value, aggregator
 
 #: Seconds one regular expression may spend on one series name: patterns come from
@@ -354,3 +355,56 @@ def grep(ctx: Context, series_list: SeriesList, pattern: str) -> SeriesList:
     """Series whose name matches the regular expression."""
     matcher = NameRegex(pattern, "grep")
     return [s for s in series_list if matcher.search(s.name)]
+
+
+def _outside(value: Value, low: Value, high: Value) -> bool:
+    """Not strictly between the two percentiles (a null is never between)."""
+    if value is None or low is None or high is None:
+        return True
+    return not low < value < high
+
+
+@function("removeBetweenPercentile", "Filter Series")
+def remove_between_percentile(ctx: Context, series_list: SeriesList, n: float) -> SeriesList:
+    """The series that at some point leave the band between the ``100-n``th and the
+    ``n``th percentile of all the series at that point: the outliers."""
+    if n < 50:
+        n = 100 - n
+    columns = list(zip(*(s.values for s in series_list), strict=False))
+    lows = [percentile(column, 100 - n) for column in columns]
+    highs = [percentile(column, n) for column in columns]
+    return [
+        s
+        for s in series_list
+        if any(_outside(v, lows[i], highs[i]) for i, v in enumerate(s.values[: len(columns)]))
+    ]
+
+
+@function("averageOutsidePercentile", "Filter Series")
+def average_outside_percentile(ctx: Context, series_list: SeriesList, n: float) -> SeriesList:
+    """The series whose average lies outside the band between the ``100-n``th and the
+    ``n``th percentile of all the series' averages."""
+    average = aggregator("average")
+    averages = [average(s.values) for s in series_list]
+    if n < 50:
+        n = 100 - n
+    low, high = percentile(averages, 100 - n), percentile(averages, n)
+    return [s for s, a in zip(series_list, averages, strict=True) if _outside(a, low, high)]
+
+
+@function("useSeriesAbove", "Filter Series")
+def use_series_above(
+    ctx: Context, series_list: SeriesList, value: float, search: str, replace: str
+) -> SeriesList:
+    """For each series whose maximum is above ``value``, the series named by replacing
+    ``search`` with ``replace`` in its name (plot latency only where requests are)."""
+    matcher = NameRegex(search, "useSeriesAbove")
+    wanted = []
+    for s in series_list:
+        known = [v for v in s.values if v is not None]
+        if known and max(known) > value:
+            wanted.append(matcher.sub(replace, s.name))
+    if not wanted:
+        return []
+    found = evaluate(parse_target(f"group({','.join(wanted)})"), ctx)
+    return [s for s in found if s.size]

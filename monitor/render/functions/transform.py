@@ -533,6 +533,59 @@ def time_stack(
     return out
 
 
+@function("movingWindow", "Calculate", wants_node=True)
+def moving_window(
+    ctx: Context,
+    series_list: SeriesList,
+    windowSize: int | str,
+    func: str = "average",
+    xFilesFactor: float | None = None,
+    node: Node | None = None,
+) -> SeriesList:
+    """The ``func`` aggregate of the last ``windowSize`` points (or the last interval,
+    ``'5min'``), read from before the range so the first point has a full window;
+    named ``moving<Func>`` as graphite-web names it."""
+    name = "moving" + func.capitalize()
+    try:
+        combine = aggregator(func)
+    except KeyError as exc:
+        raise InvalidArgument(f"movingWindow(): {exc.args[0]}") from None
+    if not series_list or node is None:
+        return []
+    if isinstance(windowSize, str):
+        preview = _seconds(windowSize, name)
+    else:
+        preview = max(s.step for s in series_list) * int(windowSize)
+    out = []
+    for s in evaluate(node, ctx.shifted(ctx.start - preview, ctx.end)):
+        if isinstance(windowSize, str):
+            label, points = f'{name}({s.name},"{windowSize}")', preview // s.step
+        else:
+            label, points = f"{name}({s.name},{windowSize})", int(windowSize)
+        s.tags[name] = str(windowSize)
+        threshold = s.xff if xFilesFactor is None else xFilesFactor
+        values: list[Value] = []
+        read = s.values  # once: the loop is per point
+        summing = func in ("average", "sum") and points > 0 and threshold <= 1
+        for i in range(points + 1, len(read) + 1):
+            window = read[i - points : i]
+            if summing:  # a window without nulls is summed in C, in the same order
+                try:
+                    total = sum(typing.cast(list[float], window))
+                except TypeError:  # a null in the window: the general way below
+                    pass
+                else:
+                    values.append(total / points if func == "average" else total)
+                    continue
+            known = [v for v in window if v is not None]
+            ok = bool(known) and points > 0 and len(known) / points >= threshold
+            values.append(combine(known) if ok else None)
+        out.append(
+            s.copy(name=label, start=s.start + preview, values=values, path_expression=label)
+        )
+    return out
+
+
 def _moving(name: str, func: str) -> None:
     def moving(
         ctx: Context,
@@ -541,41 +594,7 @@ def _moving(name: str, func: str) -> None:
         xFilesFactor: float | None = None,
         node: Node | None = None,
     ) -> SeriesList:
-        if not series_list or node is None:
-            return []
-        if isinstance(windowSize, str):
-            preview = _seconds(windowSize, name)
-        else:
-            preview = max(s.step for s in series_list) * int(windowSize)
-        combine = aggregator(func)
-        out = []
-        for s in evaluate(node, ctx.shifted(ctx.start - preview, ctx.end)):
-            if isinstance(windowSize, str):
-                label, points = f'{name}({s.name},"{windowSize}")', preview // s.step
-            else:
-                label, points = f"{name}({s.name},{windowSize})", int(windowSize)
-            s.tags[name] = str(windowSize)
-            threshold = s.xff if xFilesFactor is None else xFilesFactor
-            values: list[Value] = []
-            read = s.values  # once: the loop is per point
-            summing = func in ("average", "sum") and points > 0 and threshold <= 1
-            for i in range(points + 1, len(read) + 1):
-                window = read[i - points : i]
-                if summing:  # a window without nulls is summed in C, in the same order
-                    try:
-                        total = sum(typing.cast(list[float], window))
-                    except TypeError:  # a null in the window: the general way below
-                        pass
-                    else:
-                        values.append(total / points if func == "average" else total)
-                        continue
-                known = [v for v in window if v is not None]
-                ok = bool(known) and points > 0 and len(known) / points >= threshold
-                values.append(combine(known) if ok else None)
-            out.append(
-                s.copy(name=label, start=s.start + preview, values=values, path_expression=label)
-            )
-        return out
+        return moving_window(ctx, series_list, windowSize, func, xFilesFactor, node)
 
     moving.__doc__ = f"``{name}(seriesList, windowSize)``: the {func} of the last points."
     function(name, "Calculate", wants_node=True)(moving)
