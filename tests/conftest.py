@@ -65,8 +65,9 @@ def node_binary() -> str:
     return node
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5 * UNIT) -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+def wait_until(condition: Callable[[], bool], timeout: float = 10 * UNIT) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds (generous: it
+    returns as soon as the condition holds, and a loaded 2-core machine is slow)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -133,8 +133,8 @@ def evaluate_targets(targets: Sequence[str], ctx: Context) -> SeriesList:
         result = evaluate(parse_target(target), ctx)
         if isinstance(result, TimeSeries):
             out.append(result)
-        elif isinstance(result, list):
-            out.extend(result)
+        elif isinstance(result, list):  # mapSeries alone gives lists of series: flatten
+            out.extend(s for item in result for s in (item if isinstance(item, list) else [item]))
         else:
             raise RenderError(f"target {target!r} is a {type(result).__name__}, not a series")
     return out
@@ -233,6 +233,8 @@ def _is(value: Any, expected: Any) -> bool:
     if expected is type(None):
         return value is None
     if origin is list:
+        if typing.get_args(expected) == (Any,):  # lists of series lists (mapSeries)
+            return isinstance(value, list)
         return isinstance(value, list) and all(isinstance(s, TimeSeries) for s in value)
     if expected is float:
         return isinstance(value, int | float) and not isinstance(value, bool)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor.render.evaluator import Context, SeriesList, function
+from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
 from monitor.render.functions.filters import NameRegex
 from monitor.render.grammar import Call, Path, TargetSyntaxError, parse_target
 from monitor.render.series import TimeSeries
@@ -113,4 +113,26 @@ def substr(ctx: Context, series_list: SeriesList, start: int = 0, stop: int = 0)
         nodes = inner.split(".")
         chosen = nodes[int(start) :] if int(stop) == 0 else nodes[int(start) : int(stop)]
         s.name = ".".join(chosen).split(",", 1)[0]
+    return series_list
+
+
+@function("aliasQuery", "Alias")
+def alias_query(
+    ctx: Context, series_list: SeriesList, search: str, replace: str, newName: str
+) -> SeriesList:
+    """Name each series after the last value of another: the target made by replacing
+    ``search`` with ``replace`` in its name, formatted into ``newName`` (``%d``, ``%s``)."""
+    matcher = NameRegex(search, "aliasQuery")
+    for s in series_list:
+        query = matcher.sub(replace, s.name)
+        found = evaluate(parse_target(query), ctx)
+        if not found:
+            raise InvalidArgument(f"aliasQuery(): no series found with query: {query}")
+        current = next((v for v in reversed(found[0].values) if v is not None), None)
+        if current is None:
+            raise InvalidArgument(f"aliasQuery(): cannot get last value of series: {query}")
+        try:
+            s.name = newName % current
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"aliasQuery(): cannot format {newName!r}: {exc}") from None
     return series_list

@@ -8,11 +8,20 @@ import operator
 import typing
 from collections.abc import Callable, Sequence
 from itertools import zip_longest
+from typing import Any
 
-from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
+from monitor.render.evaluator import (
+    FUNCTIONS,
+    Context,
+    InvalidArgument,
+    SeriesList,
+    evaluate,
+    function,
+)
 from monitor.render.functions.alias import node_key
 from monitor.render.functions.filters import percentile
 from monitor.render.functions.pointwise import power
+from monitor.render.grammar import parse_target
 from monitor.render.packed import Packed
 from monitor.render.series import TimeSeries, Value, aggregator, lcm
 from monitor.render.tags import tags_of
@@ -441,3 +450,68 @@ def weighted_average(
         ",".join(map(str, nodes)),
     )
     return [TimeSeries(name, total.start, total.end, total.step, values, xff=ctx.xff)]
+
+
+@function("mapSeries", "Combine", aliases=("map",))
+def map_series(ctx: Context, series_list: SeriesList, *mapNodes: int | str) -> list[SeriesList]:
+    """The series split into lists by their ``mapNodes`` (the input of ``reduceSeries``)."""
+    groups: dict[str, SeriesList] = {}
+    for s in series_list:
+        groups.setdefault(node_key(s, mapNodes), []).append(s)
+    return list(groups.values())
+
+
+@function("reduceSeries", "Combine", aliases=("reduce",))
+def reduce_series(
+    ctx: Context,
+    seriesLists: list[Any],
+    reduceFunction: str,
+    reduceNode: int,
+    *reduceMatchers: str,
+) -> SeriesList:
+    """For each list (from ``mapSeries``), call ``reduceFunction`` on the series whose
+    node ``reduceNode`` is each of ``reduceMatchers``, in that order
+    (``asPercent`` of ``used`` and ``total``); named ``<prefix>.reduce.<function>``."""
+    target = FUNCTIONS.get(reduceFunction)
+    if target is None:
+        raise InvalidArgument(f"reduceSeries(): unknown function {reduceFunction!r}")
+    lists = seriesLists if all(isinstance(x, list) for x in seriesLists) else [seriesLists]
+    groups: dict[str, list[TimeSeries | None]] = {}
+    for series in (s for group in lists for s in group):
+        nodes = series.name.split(".")
+        if not -len(nodes) <= reduceNode < len(nodes) or nodes[reduceNode] not in reduceMatchers:
+            continue
+        key = ".".join(nodes[:reduceNode]) + ".reduce." + reduceFunction
+        slots = groups.setdefault(key, [None] * len(reduceMatchers))
+        slots[reduceMatchers.index(nodes[reduceNode])] = series
+    out = []
+    for key, slots in groups.items():
+        result = target.call(ctx, *[[s] if s is not None else [] for s in slots])[0]
+        result.name = key
+        out.append(result)
+    return out
+
+
+@function("applyByNode", "Combine")
+def apply_by_node(
+    ctx: Context,
+    series_list: SeriesList,
+    nodeNum: int,
+    templateFunction: str,
+    newName: str | None = None,
+) -> SeriesList:
+    """For each distinct path prefix up to node ``nodeNum``, evaluate ``templateFunction``
+    with ``%`` replaced by the prefix (``divideSeries(%.used, %.total)``); results are
+    named ``newName`` with the same replacement, when given."""
+    prefixes = sorted({".".join(s.name.split(".")[: nodeNum + 1]) for s in series_list})
+    last = series_list[-1] if series_list else None
+    out = []
+    for prefix in prefixes:
+        for result in evaluate(parse_target(templateFunction.replace("%", prefix)), ctx):
+            if newName:
+                result.name = newName.replace("%", prefix)
+            result.path_expression = prefix
+            if last is not None:
+                result.start, result.end = last.start, last.end
+            out.append(result)
+    return out

@@ -7,7 +7,7 @@ render unchanged. ``stacked`` is the exception: it returns running totals.
 
 from __future__ import annotations
 
-from monitor.render.evaluator import Context, SeriesList, function
+from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
 from monitor.render.series import Value
 
 
@@ -69,3 +69,16 @@ def stacked(ctx: Context, series_list: SeriesList, stackName: str = "__DEFAULT__
             name = f"stacked({s.name})"
         out.append(s.copy(name=name, values=values))
     return out
+
+
+@function("areaBetween", "Graph")
+def area_between(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """Shade between exactly two series (lower, then upper): both take the upper's
+    tags and one name."""
+    if len(series_list) != 2:
+        raise InvalidArgument(f"areaBetween(): needs exactly 2 series, got {len(series_list)}")
+    lower, upper = series_list
+    upper.tags["areaBetween"] = 1
+    lower.tags = upper.tags
+    lower.name = upper.name = f"areaBetween({upper.path_expression})"
+    return series_list

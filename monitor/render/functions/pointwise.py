@@ -243,3 +243,15 @@ def scale_to_seconds(ctx: Context, series_list: SeriesList, seconds: float) -> S
         factor = seconds / s.step
         s.values = [None if v is None else round(v * factor, 6) for v in s.values]
     return series_list
+
+
+@function("add", "Transform")
+def add(ctx: Context, series_list: SeriesList, constant: float) -> SeriesList:
+    """``constant`` added to each value (graphite-web names it with the constant
+    truncated to an integer: ``add(x,1)`` for 1.5)."""
+    return _map(
+        series_list,
+        f"add({{}},{int(constant)})",
+        ("add", constant),
+        lambda v: None if v is None else v + constant,
+    )

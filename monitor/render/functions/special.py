@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+import math
+import random
+from collections.abc import Callable
+from datetime import datetime
+
 from monitor.render import tags
+from monitor.render.attime import TimeSyntaxError, parse_time
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function, read_series
 from monitor.render.grammar import Call
 from monitor.render.series import TimeSeries, aggregator
@@ -93,3 +99,58 @@ def aggregate_line(
             line.name = line.path_expression = name
         out.append(line)
     return out
+
+
+@function("verticalLine", "Graph")
+def vertical_line(
+    ctx: Context, ts: str, label: str | None = None, color: str | None = None
+) -> SeriesList:
+    """A line at the time ``ts`` (``from``/``until`` syntax) across the graph."""
+    now = datetime.fromtimestamp(ctx.now, ctx.tz)
+    try:
+        when = int(parse_time(str(ts), ctx.tz, now).timestamp())
+    except TimeSyntaxError as exc:
+        raise InvalidArgument(f"verticalLine(): {exc}") from None
+    if when < ctx.start:
+        raise InvalidArgument(f"verticalLine(): timestamp {when} exists before start of range")
+    if when > ctx.end:
+        raise InvalidArgument(f"verticalLine(): timestamp {when} exists after end of range")
+    series = TimeSeries(str(label), when, when, 1, [1.0, 1.0], xff=ctx.xff)
+    series.draw_as_infinite = True
+    return [series]
+
+
+def _generated(
+    ctx: Context, name: str, step: int, value: Callable[[int, float], float]
+) -> SeriesList:
+    """A series made up from its own timestamps (and the value before), one point every
+    ``step`` seconds."""
+    if step <= 0:
+        raise InvalidArgument("the step must be at least 1 second")
+    values: list[float | None] = []
+    previous = 0.0
+    for at in range(ctx.start, ctx.end, int(step)):
+        previous = value(at, previous)
+        values.append(previous)
+    return [TimeSeries(name, ctx.start, ctx.end, int(step), values, xff=ctx.xff)]
+
+
+@function("timeFunction", "Transform", aliases=("time",))
+def time_function(ctx: Context, name: str, step: int = 60) -> SeriesList:
+    """A series whose value is its timestamp (a test signal)."""
+    return _generated(ctx, name, step, lambda at, _: float(at))
+
+
+@function("sinFunction", "Transform", aliases=("sin",))
+def sin_function(ctx: Context, name: str, amplitude: float = 1, step: int = 60) -> SeriesList:
+    """``amplitude * sin(timestamp)`` every ``step`` seconds (a test signal)."""
+    return _generated(ctx, name, step, lambda at, _: math.sin(at) * amplitude)
+
+
+@function("randomWalkFunction", "Special", aliases=("randomWalk",))
+def random_walk(ctx: Context, name: str, step: int = 60) -> SeriesList:
+    """A random walk from 0 in steps of -0.5 to 0.5 (a test signal)."""
+    start = ctx.start
+    return _generated(
+        ctx, name, step, lambda at, last: 0.0 if at == start else last + random.random() - 0.5
+    )

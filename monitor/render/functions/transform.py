@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import typing
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.render.attime import TimeSyntaxError, parse_offset, parse_time
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
@@ -372,6 +372,106 @@ def summarize(
                 values=values,
                 values_per_point=1,
                 path_expression=name,
+            )
+        )
+    return out
+
+
+@function("smartSummarize", "Transform", wants_node=True)
+def smart_summarize(
+    ctx: Context,
+    series_list: SeriesList,
+    intervalString: str,
+    func: str = "sum",
+    alignTo: str | None = None,
+    node: Node | None = None,
+) -> SeriesList:
+    """``summarize`` with buckets counted from the start of the range, or from the
+    start of the ``alignTo`` unit before it (``'hours'``, ``'days'``, ``'weeks3'``: a
+    week starting on Wednesday)."""
+    interval = _seconds(intervalString, "smartSummarize")
+    if interval <= 0:
+        raise InvalidArgument("smartSummarize(): the interval must be positive")
+    try:
+        combine = aggregator(func)
+    except KeyError as exc:
+        raise InvalidArgument(f"smartSummarize(): {exc.args[0]}") from None
+    if isinstance(alignTo, str) and node is not None:
+        begin = _aligned(datetime.fromtimestamp(ctx.start, ctx.tz), alignTo)
+        series_list = evaluate(node, ctx.shifted(int(begin.timestamp()), ctx.end))
+    out = []
+    for s in series_list:
+        values, aligned_end = _summarize(
+            s.values, s.start, s.end, s.step, s.xff, combine, interval, s.start, s.end
+        )
+        s.tags["smartSummarize"] = intervalString
+        s.tags["smartSummarizeFunction"] = func
+        name = f'smartSummarize({s.name}, "{intervalString}", "{func}")'
+        out.append(
+            s.copy(name=name, end=aligned_end, step=interval, values=values, values_per_point=1)
+        )
+    return out
+
+
+def _aligned(start: datetime, unit: str) -> datetime:
+    """The start of the ``unit`` (years … seconds) that holds ``start``."""
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit.startswith("s"):
+        return start.replace(microsecond=0)
+    if unit.startswith("min"):
+        return start.replace(second=0, microsecond=0)
+    if unit.startswith("h"):
+        return start.replace(minute=0, second=0, microsecond=0)
+    if unit.startswith("d"):
+        return day
+    if unit.startswith("w"):
+        weekday = 1 if unit[-1].isalpha() else int(unit[-1])
+        return day - timedelta(days=(start.isoweekday() - weekday) % 7)
+    if unit.startswith("mon"):
+        return day.replace(day=1)
+    if unit.startswith("y"):
+        return day.replace(month=1, day=1)
+    raise InvalidArgument(f"smartSummarize(): invalid alignTo unit {unit!r}")
+
+
+@function("compressPeriodicGaps", "Transform")
+def compress_periodic_gaps(ctx: Context, series_list: SeriesList) -> SeriesList:
+    """A series written less often than its step (a cron job every 5 min into 1 min
+    slots) summarized to its real interval, so the graph is a line, not dots."""
+    out = []
+    for s in series_list:
+        s.name = s.path_expression = f"compressPeriodicGaps({s.name})"
+        values = s.values
+        first = second = 0
+        for i, v in enumerate(values):  # graphite-web's scan: a value at 0 does not count
+            if v:
+                if first > 0:
+                    second = i
+                    break
+                first = i
+        guess = second - first
+        third = second + guess
+        interval = None
+        if (
+            guess > 1
+            and third <= len(values) - 2
+            and values[third]
+            and values[third - 1] is None
+            and values[third + 1] is None
+        ):
+            interval = guess * s.step
+        if interval is None:
+            out.append(s)
+            continue
+        new_start = s.start + first * s.step
+        combine = aggregator("last")
+        summarized, _ = _summarize(
+            values, s.start, s.end, s.step, s.xff, combine, interval, new_start, s.end
+        )
+        new_end = new_start + interval * (len(summarized) - 1)
+        out.append(
+            s.copy(
+                start=new_start, end=new_end, step=interval, values=summarized, values_per_point=1
             )
         )
     return out

@@ -168,6 +168,24 @@ TARGETS = [
     "movingWindow(web.host1.requests,5)",
     "movingWindow(web.*.latency,'1min','max')",
     "movingWindow(web.host2.requests,4,'median',0.5)",
+    "add(web.host1.latency,1.5)",
+    "areaBetween(group(web.host1.latency,web.host2.latency))",
+    "timeFunction('t')",
+    "time('t',120)",
+    "sinFunction('s',2)",
+    "sin('s')",
+    "reduceSeries(mapSeries(web.*.*,1),'asPercent',2,'requests','latency')",
+    "reduceSeries(mapSeries(web.*.*,1),'diffSeries',2,'latency','requests')",
+    "applyByNode(web.*.requests,1,'divideSeries(%.requests,%.latency)')",
+    "applyByNode(web.*.requests,1,'sumSeries(%.*)','% total')",
+    "aliasQuery(web.host1.requests,'requests','latency','latest %d')",
+    "aliasQuery(web.*.requests,'requests','latency','%.1f ms')",
+    "smartSummarize(web.host1.requests,'1h')",
+    "smartSummarize(web.*.latency,'30min','max')",
+    "smartSummarize(web.host1.requests,'1h','sum','hours')",
+    "smartSummarize(web.host1.requests,'20min','avg','minutes')",
+    "compressPeriodicGaps(deploys.web.production)",
+    "compressPeriodicGaps(web.host1.requests)",
     "divideSeriesLists(web.*.requests,web.*.latency)",
     "weightedAverage(web.*.latency,web.*.requests)",
     "weightedAverage(web.*.latency,web.*.requests,1)",
@@ -227,6 +245,26 @@ def test_forecasts_match_graphite_web(both: Servers, target: str) -> None:
     assert status_o == 200, actual
     assert expected, target  # graphite-web answers something to compare
     same_render(expected, actual)
+
+
+def test_vertical_line_and_random_walk(both: Servers) -> None:
+    for target in (
+        f"verticalLine('{both.t0 + 1800}','deploy')",
+        f"verticalLine('{both.t0 + 60}','x','red')",
+    ):
+        _, expected = both.render(both.graphite, target=target)
+        status, actual = both.render(both.ours, target=target)
+        assert status == 200, actual
+        same_render(expected, actual)
+    status, answer = both.render(both.ours, target=f"verticalLine('{both.t1 + 3600}','late')")
+    assert status == 400
+    assert "after end of range" in answer["error"]
+    # random: only the shape can match
+    _, expected = both.render(both.graphite, target="randomWalk('walk',30)")
+    _, actual = both.render(both.ours, target="randomWalk('walk',30)")
+    assert [s["target"] for s in actual] == [s["target"] for s in expected] == ["walk"]
+    assert [t for _, t in actual[0]["datapoints"]] == [t for _, t in expected[0]["datapoints"]]
+    assert actual[0]["datapoints"][0][0] == 0
 
 
 def test_time_slice_matches_graphite_web(both: Servers) -> None:
@@ -446,3 +484,13 @@ def test_function_catalogue_matches_graphite_web(both: Servers) -> None:
     assert status == 200
     assert json.loads(body) == ours["movingAverage"]
     assert get(f"{both.ours}/functions/noSuchFunction")[0] == 404
+
+
+def test_map_series_alone_is_its_series(both: Servers) -> None:
+    """graphite-web answers 500 for ``mapSeries`` outside ``reduceSeries`` (its lists of
+    series reach the JSON writer); we answer the series, grouped."""
+    status, answer = both.render(both.ours, target="map(web.*.*,1)")
+    assert status == 200
+    assert [s["target"] for s in answer] == [
+        f"web.host{h}.{m}" for h in (1, 2, 3) for m in ("latency", "requests")
+    ]
