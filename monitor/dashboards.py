@@ -29,7 +29,7 @@ import jsonschema
 
 from monitor import jsonpos
 from monitor.render import functions as _functions  # noqa: F401  (registers them)
-from monitor.render.evaluator import FUNCTIONS
+from monitor.render.evaluator import FUNCTIONS, SPECIAL_FORMS
 from monitor.render.grammar import Call, Node, TargetSyntaxError, parse_target
 
 __all__ = ["SCHEMA_PATH", "Dashboard", "Problem", "check_file", "check_text", "load_dashboards"]
@@ -201,7 +201,7 @@ def _semantic_problems(report: _Report, data: dict[str, Any]) -> None:
             report.add(path, f"bad target: {exc.message}", offset=exc.position + 1)
             continue
         for call in _calls(node):
-            if call.name not in FUNCTIONS:
+            if call.name not in FUNCTIONS and call.name not in SPECIAL_FORMS:
                 hint = _suggest(call.name, sorted(FUNCTIONS))
                 report.add(path, f"unknown function {call.name!r}{hint}", offset=call.position + 1)
 

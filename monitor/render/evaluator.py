@@ -10,9 +10,10 @@ and the parameter, which the API answers with HTTP 400.
 from __future__ import annotations
 
 import inspect
+import re
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from typing import Any, Protocol, TypeVar
@@ -23,6 +24,7 @@ from monitor.render.series import TimeSeries
 
 __all__ = [
     "FUNCTIONS",
+    "SPECIAL_FORMS",
     "Context",
     "Finder",
     "InvalidArgument",
@@ -78,6 +80,9 @@ class Context:
     xff: float = 0.0
     #: ``stacked()``'s running totals by stack name, shared by the request's targets.
     stacks: dict[str, list[float]] = field(default_factory=dict)
+    #: ``template()`` variables in force (``$name`` in paths), the request's own
+    #: ``template[name]=value`` parameters overriding a target's.
+    template: Mapping[str, Any] = field(default_factory=dict)
 
     def shifted(self, start: int, end: int) -> Context:
         """The same request over another time range (``timeShift``, moving windows)."""
@@ -140,13 +145,53 @@ def evaluate_targets(targets: Sequence[str], ctx: Context) -> SeriesList:
     return out
 
 
+#: Calls the evaluator reads itself: not functions of series (``template`` binds
+#: variables for the expression inside it).
+SPECIAL_FORMS = {"template"}
+
+
 def evaluate(node: Node, ctx: Context) -> Any:
     """The value of one node: a series list, or a literal."""
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, Path):
-        return fetch(node.text, ctx)
+        return _path(node.text, ctx)
+    if node.name == "template":
+        return _template(node, ctx)
     return _call(node, ctx)
+
+
+def _path(text: str, ctx: Context) -> Any:
+    """A path with ``template()`` variables replaced; a path that is just ``$name``
+    stands for the variable's value itself (a number where it looks like one)."""
+    for name, value in ctx.template.items():
+        if text == "$" + name:
+            if isinstance(value, str) and re.fullmatch(r"-?[\d.]+", value):
+                return float(value)
+            return value
+        text = text.replace("$" + name, str(value))
+    return fetch(text, ctx)
+
+
+def _template(call: Call, ctx: Context) -> Any:
+    """``template(expression, name=value, …)`` or ``template(expression, v1, v2)`` (``$1``,
+    ``$2``): the expression with its ``$`` variables filled, the request's
+    ``template[name]=`` parameters taking precedence."""
+    if not call.args:
+        raise InvalidArgument("template(): needs the expression to fill in")
+    values: dict[str, Any] = {}
+    for i, arg in enumerate(call.args[1:], 1):
+        values[str(i)] = _scalar(arg, "template")
+    for name, arg in call.kwargs:
+        values[name] = _scalar(arg, "template")
+    values.update(ctx.template)
+    return evaluate(call.args[0], replace(ctx, template=values))
+
+
+def _scalar(node: Node, who: str) -> Any:
+    if not isinstance(node, Literal):
+        raise InvalidArgument(f"{who}(): only string and number arguments are allowed")
+    return node.value
 
 
 def fetch(pattern: str, ctx: Context) -> SeriesList:

@@ -143,7 +143,10 @@ async def _render(request: web.Request) -> web.StreamResponse:
         xff = float(params.get("xFilesFactor", "0"))
     except (TimeSyntaxError, ValueError) as exc:
         return _error(f"Invalid parameters ({exc})")
-    ctx = Context(start, end, now, tz, graphite.finder, StoreEvents(graphite.events), xff)
+    template = {k[len("template[") : -1]: v for k, v in params.items() if k.startswith("template[")}
+    ctx = Context(
+        start, end, now, tz, graphite.finder, StoreEvents(graphite.events), xff, template=template
+    )
     try:
         series = await asyncio.to_thread(evaluate_targets, targets, ctx)
     except TargetSyntaxError as exc:

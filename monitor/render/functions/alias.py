@@ -7,7 +7,8 @@ from collections.abc import Callable
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
 from monitor.render.functions.filters import NameRegex
 from monitor.render.grammar import Call, Path, TargetSyntaxError, parse_target
-from monitor.render.series import TimeSeries
+from monitor.render.series import AGGREGATORS, TimeSeries
+from monitor.render.units import format_units
 
 
 def first_path(name: str) -> str | None:
@@ -135,4 +136,62 @@ def alias_query(
             s.name = newName % current
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"aliasQuery(): cannot format {newName!r}: {exc}") from None
+    return series_list
+
+
+@function("legendValue", "Alias")
+def legend_value(ctx: Context, series_list: SeriesList, *valueTypes: str) -> SeriesList:
+    """Each series' name followed by aggregates of it (``'avg'``, ``'max'``, ``'last'``…;
+    a last ``'si'`` or ``'binary'`` formats them with unit prefixes in columns)."""
+    system = None
+    if valueTypes and valueTypes[-1] in ("si", "binary"):
+        system, valueTypes = valueTypes[-1], valueTypes[:-1]
+    for kind in valueTypes:
+        combine = AGGREGATORS.get(kind)
+        for s in series_list:
+            value = combine(s.values) if combine else "(?)"
+            if system is None:
+                s.name += f" ({kind}: {value})"
+                continue
+            if isinstance(value, str) or value is None:
+                shown = str(value)
+            else:
+                scaled, prefix = format_units(value, system)
+                shown = f"{scaled:.2f}{prefix}"
+            s.name = f"{s.name:<20}{kind:<5}{shown:<10}"
+    return series_list
+
+
+@function("cactiStyle", "Special")
+def cacti_style(
+    ctx: Context, series_list: SeriesList, system: str | None = None, units: str | None = None
+) -> SeriesList:
+    """Names as aligned legend rows: ``name Current:… Max:… Min:…`` (values with unit
+    prefixes for ``system`` 'si' or 'binary', followed by ``units``)."""
+    if not series_list:
+        return series_list
+
+    def fmt(x: float) -> str:
+        if system:
+            scaled, prefix = format_units(x, system, units)
+            return f"{scaled:.2f} {prefix}" if units else f"{scaled:.2f}{prefix}"
+        return f"{x:.2f} {units}" if units else f"{x:.2f}"
+
+    stats = [
+        (
+            next((v for v in reversed(s.values) if v is not None), None),
+            max((v for v in s.values if v is not None), default=None),
+            min((v for v in s.values if v is not None), default=None),
+        )
+        for s in series_list
+    ]
+    name_width = max(len(s.name) for s in series_list)
+    widths = [max(len(fmt(int(row[k] or 3))) for row in stats) + 3 for k in range(3)]
+    for s, row in zip(series_list, stats, strict=True):
+        shown = ["nan" if v is None else fmt(float(v)) for v in row]
+        current, top, bottom = shown
+        s.name = (
+            f"{s.name:<{name_width}} Current:{current:<{widths[0]}} Max:{top:<{widths[1]}}"
+            f" Min:{bottom:<{widths[2]}} "
+        )
     return series_list

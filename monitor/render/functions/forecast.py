@@ -1,5 +1,6 @@
 """Forecast: Holt-Winters seasonal prediction and confidence bands (Brutlag's aberrant
-behaviour detection), as graphite-web 1.1.10 computes them.
+behaviour detection) and the least-squares trend line, as graphite-web 1.1.10
+computes them.
 
 "This graph looks funny" as a graph: the forecast learns a level, a trend and a
 seasonal pattern (one ``seasonality``, a day by default) from ``bootstrapInterval`` of
@@ -14,9 +15,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from monitor.render.attime import TimeSyntaxError, parse_offset
+from monitor.render.attime import TimeSyntaxError, parse_offset, parse_time
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
 from monitor.render.grammar import Node
 from monitor.render.series import TimeSeries, Value
@@ -249,3 +251,54 @@ def holt_winters_confidence_area(
             band.name = band.path_expression = f"holtWintersConfidenceArea({upper.path_expression})"
             out.append(band)
     return out
+
+
+@function("linearRegression", "Calculate", wants_node=True)
+def linear_regression(
+    ctx: Context,
+    series_list: SeriesList,
+    startSourceAt: str | None = None,
+    endSourceAt: str | None = None,
+    node: Node | None = None,
+) -> SeriesList:
+    """The least-squares line through each series (fitted over ``startSourceAt`` ..
+    ``endSourceAt``, the requested range by default), drawn over the requested range:
+    where a trend is heading."""
+    now = datetime.fromtimestamp(ctx.now, ctx.tz)
+    try:
+        start = parse_time(startSourceAt, ctx.tz, now).timestamp() if startSourceAt else ctx.start
+        end = parse_time(endSourceAt, ctx.tz, now).timestamp() if endSourceAt else ctx.end
+    except TimeSyntaxError as exc:
+        raise InvalidArgument(f"linearRegression(): {exc}") from None
+    sources = evaluate(node, ctx.shifted(int(start), int(end))) if node is not None else []
+    out = []
+    for source, s in zip(sources, series_list, strict=False):
+        fit = _fit(source)
+        label = f"{int(start)}, {int(end)}"
+        s.tags["linearRegressions"] = label
+        if fit is None:
+            continue
+        factor, offset = fit
+        values: list[Value] = [offset + (s.start + i * s.step) * factor for i in range(s.size)]
+        name = f"linearRegression({s.name}, {label})"
+        line = TimeSeries(name, s.start, s.end, s.step, values, tags=s.tags, xff=s.xff)
+        line.path_expression = name
+        out.append(line)
+    return out
+
+
+def _fit(series: TimeSeries) -> tuple[float, float] | None:
+    """(slope per second, value at time 0) of the least-squares line through the
+    series' points, indexed by position; None for fewer than two distinct points."""
+    points = [(i, v) for i, v in enumerate(series.values) if v is not None]
+    n = len(points)
+    sum_i = sum(i for i, _ in points)
+    sum_v = sum(v for _, v in points)
+    sum_ii = sum(i * i for i, _ in points)
+    sum_iv = sum(i * v for i, v in points)
+    denominator = float(n * sum_ii - sum_i * sum_i)
+    if denominator == 0:
+        return None
+    factor = (n * sum_iv - sum_i * sum_v) / denominator / series.step
+    offset = (sum_ii * sum_v - sum_iv * sum_i) / denominator - factor * series.start
+    return factor, offset
