@@ -11,6 +11,7 @@ value also matches series without the tag; at least one spec must need a value.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -62,11 +63,17 @@ def format_tags(tags: dict[str, str]) -> str:
 
 def tags_of(path: str) -> dict[str, str]:
     """``parse_name``, or just ``{"name": path}`` for a name that is not valid tag syntax
-    (graphite-web's ``TimeSeries`` falls back the same way)."""
+    (graphite-web's ``TimeSeries`` falls back the same way). A new dict each call."""
+    return dict(_parsed(path))
+
+
+@functools.lru_cache(maxsize=262_144)
+def _parsed(path: str) -> tuple[tuple[str, str], ...]:
+    """Queries parse the same names over and over: kept, as immutable pairs."""
     try:
-        return parse_name(path)
+        return tuple(parse_name(path).items())
     except TagError:
-        return {"name": path}
+        return (("name", path),)
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ class TagSpec:
         if self.operator == "!=":
             return value != self.spec
         try:
-            found = self._regex().match(value, timeout=REGEX_TIMEOUT) is not None
+            found = self._compiled.match(value, timeout=REGEX_TIMEOUT) is not None
         except TimeoutError:
             raise TagError(
                 f"the regular expression in {self} took over {REGEX_TIMEOUT * 1000:g} ms"
@@ -97,6 +104,10 @@ class TagSpec:
     def needs_value(self) -> bool:
         """Whether only series that have the tag can pass."""
         return not self.matches({})
+
+    @functools.cached_property
+    def _compiled(self) -> regex.Pattern[str]:
+        return self._regex()
 
     def _regex(self) -> regex.Pattern[str]:
         try:

@@ -110,6 +110,7 @@ class WhisperStore:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._last_log = 0.0
+        self._tagged_created: set[str] = set()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -200,6 +201,9 @@ class WhisperStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 whisper.create(str(path), archives, xFilesFactor=xff, aggregationMethod=method)
                 self.stats.files_created += 1
+                if ";" in metric:
+                    with self._lock:
+                        self._tagged_created.add(normalize(metric))
             whisper.update_many(str(path), points, now=int(self.clock()))
             return len(points)
         except (OSError, InvalidPath, whisper.WhisperException) as exc:
@@ -215,6 +219,12 @@ class WhisperStore:
             merged = dict(self._inflight.get(metric, {}))
             merged.update(self._pending.get(metric, {}))
         return merged
+
+    def tagged_created(self) -> set[str]:
+        """Tagged series whose files this store created since it started (the finder's
+        tag index adds them to its last scan of ``_tagged``: a new one is found at once)."""
+        with self._lock:
+            return set(self._tagged_created)
 
     def cached_metrics(self) -> set[str]:
         """Names with points waiting in the cache (a new series before its file exists)."""
