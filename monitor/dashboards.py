@@ -29,6 +29,7 @@ import jsonschema
 
 from monitor import jsonpos
 from monitor.render import functions as _functions  # noqa: F401  (registers them)
+from monitor.render import tags
 from monitor.render.evaluator import FUNCTIONS, SPECIAL_FORMS
 from monitor.render.grammar import Call, Node, TargetSyntaxError, parse_target
 
@@ -174,6 +175,12 @@ def _semantic_problems(report: _Report, data: dict[str, Any]) -> None:
     for i, name in enumerate(variables):
         if name in variables[:i]:
             report.add(("variables", i, "name"), f"variable {name!r} is defined twice")
+    for i, variable in enumerate(data.get("variables", [])):
+        for e, expression in enumerate(variable.get("expr", [])):
+            try:
+                tags.parse_spec(expression)
+            except tags.TagError as exc:
+                report.add(("variables", i, "expr", e), str(exc))
     sources = [s["name"] for s in data.get("deploys", [])]
     seen_ids: dict[str, JsonPath] = {}
     for r, row in enumerate(data["rows"]):
@@ -246,6 +253,11 @@ def load_dashboards(directory: Path) -> tuple[dict[str, Dashboard], list[Problem
     return found, problems
 
 
+def all_value(variable: dict[str, Any]) -> str:
+    """What "all values" is for a variable: a glob star, or a regex for a tag."""
+    return ".*" if "tag" in variable else "*"
+
+
 def live_problems(path: Path, graphite_url: str) -> list[Problem]:
     """Ask a Graphite API whether each target of a valid dashboard file returns series
     (variables at their defaults)."""
@@ -254,7 +266,7 @@ def live_problems(path: Path, graphite_url: str) -> list[Problem]:
     spec, positions = jsonpos.load(path.read_text(encoding="utf-8"))
     report = _Report(str(path), positions)
     defaults = {
-        v["name"]: v.get("default") or (v["values"][0] if "values" in v else "*")
+        v["name"]: v.get("default") or (v["values"][0] if "values" in v else all_value(v))
         for v in spec.get("variables", [])
     }
     since = spec.get("time", {}).get("from", "-6h")

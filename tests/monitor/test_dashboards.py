@@ -81,7 +81,13 @@ BROKEN = [
     ),
     (
         board('{"title": "p", "targets": ["a.b"]}', '\n  "variables": [{"name": "v"}],'),
-        "f.json:3:17: variables[0]: needs exactly one of 'values' or 'query'",
+        "f.json:3:17: variables[0]: needs exactly one of 'values' or 'query' or 'tag'",
+    ),
+    (
+        board('{"title": "p", "targets": ["a.b"]}',
+              '\n  "variables": [{"name": "v", "tag": "host", "expr": ["name"]}],'),
+        "f.json:3:55: variables[0].expr[0]: invalid tag expression 'name': use tag=value,"
+        " tag!=value, tag=~regex or tag!=~regex",
     ),
     (
         board('{"title": "p", "targets": ["a"], "deploys": ["wbe"]}',

@@ -73,10 +73,25 @@
     return /^\d+$/.test(until) ? Number(until) : 0;
   }
 
+  // "All values": a glob star in a path, a regex in a tag expression (tag=~$name).
+  function allValue(v) {
+    return v.tag ? ".*" : "*";
+  }
+
+  // The values picked for a variable (several when it is multi), from the URL.
+  function chosen(v) {
+    const raw = params.get("var-" + v.name) || v.default || (v.values ? v.values[0] : allValue(v));
+    return raw.split(",").filter(Boolean);
+  }
+
+  // What each $name becomes in targets: one value, all, or several as {a,b} (a|b for a tag).
   function variableValues() {
     const values = {};
     for (const v of spec.variables || []) {
-      values[v.name] = params.get("var-" + v.name) || v.default || (v.values ? v.values[0] : "*");
+      const picked = chosen(v);
+      if (!picked.length || picked.includes(allValue(v))) values[v.name] = allValue(v);
+      else if (picked.length === 1) values[v.name] = picked[0];
+      else values[v.name] = v.tag ? picked.join("|") : "{" + picked.join(",") + "}";
     }
     return values;
   }
@@ -384,18 +399,32 @@
     const controls = el("div", {class: "controls"}, picker, absolute);
     for (const v of spec.variables || []) {
       const select = el("select", {id: "var-" + v.name, "aria-label": v.label || v.name});
-      const current = variableValues()[v.name];
+      select.multiple = Boolean(v.multi);
+      const picked = chosen(v);
+      const all = allValue(v);
       const fill = (options) => {
-        for (const option of (v.all ? ["*"] : []).concat(options)) {
-          select.append(el("option", {value: option, text: option === "*" ? "all" : option}));
+        const offered = (v.all || picked.includes(all) ? [all] : []).concat(options);
+        for (const option of offered) {
+          const item = el("option", {value: option, text: option === all ? "all" : option});
+          item.selected = picked.includes(option);
+          select.append(item);
         }
-        select.value = current;
+        select.dataset.state = "filled";
       };
       if (v.values) fill(v.values);
-      else fetch("/metrics/find?format=completer&query=" + encodeURIComponent(v.query))
+      else if (v.tag) {
+        const query = new URLSearchParams({tag: v.tag});
+        for (const expression of v.expr || []) query.append("expr", expression);
+        fetch("/tags/autoComplete/values?" + query)
+          .then((r) => r.json()).then((r) => fill(Array.isArray(r) ? r : [])).catch(() => fill([]));
+      } else fetch("/metrics/find?format=completer&query=" + encodeURIComponent(v.query))
         .then((r) => r.json()).then((r) => fill(r.metrics.filter((m) => m.path).map((m) => m.name)))
         .catch(() => fill([]));
-      select.addEventListener("change", () => { setParam("var-" + v.name, select.value); draw(); });
+      select.addEventListener("change", () => {
+        const values = Array.from(select.selectedOptions, (option) => option.value);
+        setParam("var-" + v.name, values.join(","));
+        draw();
+      });
       controls.append(el("label", {text: (v.label || v.name) + " "}, select));
     }
     const hidden = new Set((params.get("hide") || "").split(",").filter(Boolean));

@@ -59,6 +59,20 @@ DASHBOARD = {
 }  # fmt: skip
 
 
+VARIABLES = {
+    "title": "Variables",
+    "time": {"from": "-2h"},
+    "variables": [
+        {"name": "host", "query": "test.web.*", "multi": True, "all": True, "default": "*"},
+        {"name": "box", "tag": "host", "expr": ["name=cpu"], "multi": True},
+    ],
+    "rows": [{"panels": [
+        {"id": "glob", "title": "glob", "targets": ["test.web.$host.requests"]},
+        {"id": "tagged", "title": "tagged", "targets": ["seriesByTag('name=cpu','host=~$box')"]},
+    ]}],
+}  # fmt: skip
+
+
 @dataclass
 class Site:
     url: str
@@ -85,6 +99,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     for i, ts in enumerate(range(now - 7200, now, 10)):
         points += [("test.web.host1.requests", float(i % 50), ts),
                    ("test.web.host2.requests", float(i % 30 + 5), ts)]  # fmt: skip
+    for host in ("web1", "web2", "db1"):  # tagged series, for tag variables
+        points += [
+            (f"cpu;host={host}", float(i % 7), ts)
+            for i, ts in enumerate(range(now - 7200, now, 60))
+        ]
     metric_deploys = [now - 5400, now - 1800]
     points += [("deploys.api.production", 1.0, ts) for ts in metric_deploys]
     store.add(points)
@@ -92,6 +111,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     boards = data / "dashboards"
     boards.mkdir()
     (boards / "test.json").write_text(json.dumps(DASHBOARD))
+    (boards / "vars.json").write_text(json.dumps(VARIABLES))
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data),
@@ -205,7 +225,8 @@ def test_text_from_files_is_text_never_markup(site: Site, browser: Any) -> None:
 def test_index_lists_and_filters(site: Site, browser: Any) -> None:
     page = browser.new_page()
     page.goto(f"{site.url}/dashboards")
-    assert page.locator("#dashboards li").count() == 1
+    assert page.locator("#dashboards li").all_inner_texts()[0].startswith("Browser test")
+    assert page.locator("#dashboards li").count() == 2
     page.fill("#search", "nothing-like-this")
     assert page.locator("#dashboards li:visible").count() == 0
     page.fill("#search", "browser")
@@ -308,4 +329,33 @@ def test_stacked_legend_shows_each_series_own_values(site: Site, browser: Any) -
     host2 = float(rows.nth(2).locator("td").all_inner_texts()[1])
     assert 40 < host1 <= 49
     assert 25 < host2 <= 34
+    page.close()
+
+
+def test_variables_from_globs_and_tags_with_several_values(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/vars")
+    glob, tagged = page.locator("[data-panel=glob]"), page.locator("[data-panel=tagged]")
+    assert glob.get_attribute("data-series") == "2"  # all hosts
+    assert tagged.get_attribute("data-series") == "3"  # all boxes
+    page.wait_for_selector("#var-box[data-state=filled]")
+    options = page.locator("#var-box option").all_inner_texts()
+    assert options == ["all", "db1", "web1", "web2"]  # the tag's values, from /tags
+    page.locator("#var-box").select_option(["web1", "web2"])
+    page.wait_for_selector("#app[data-state=drawn]", timeout=20_000 * UNIT)
+    assert "var-box=web1%2Cweb2" in page.url or "var-box=web1,web2" in page.url
+    assert page.locator("[data-panel=tagged]").get_attribute("data-series") == "2"
+    page.locator("#var-host").select_option(["host2"])
+    page.wait_for_selector("#app[data-state=drawn]", timeout=20_000 * UNIT)
+    assert page.locator("[data-panel=glob]").get_attribute("data-series") == "1"
+    assert page.locator("[data-panel=tagged]").get_attribute("data-series") == "2"  # kept
+    page.locator("#var-host").select_option(["host1", "host2"])
+    page.wait_for_selector("#app[data-state=drawn]", timeout=20_000 * UNIT)
+    assert page.locator("[data-panel=glob]").get_attribute("data-series") == "2"
+    shared = browser.new_page()  # the view is in the URL
+    shared.goto(page.url)
+    shared.wait_for_selector("#app[data-state=drawn]", timeout=20_000 * UNIT)
+    assert shared.locator("[data-panel=tagged]").get_attribute("data-series") == "2"
+    assert shared.locator("#var-host option:checked").all_inner_texts() == ["host1", "host2"]
+    assert page.errors == []
+    shared.close()
     page.close()
