@@ -189,14 +189,25 @@ def divide_series(
 
 @function("asPercent", "Combine", aliases=("pct",))
 def as_percent(
-    ctx: Context, series_list: SeriesList, total: float | SeriesList | None = None
+    ctx: Context,
+    series_list: SeriesList,
+    total: float | SeriesList | None = None,
+    *nodes: int | str,
 ) -> SeriesList:
-    """Each series as a percentage of ``total`` (a number, one series, or their sum)."""
+    """Each series as a percentage of ``total``: a number, one series, as many series
+    (paired by name), or by default their sum; with ``nodes``, of the total of the
+    series (or of the ``total`` series) sharing those nodes."""
     if not series_list:
         return []
-    if isinstance(total, list) and len(total) > 1 and len(total) != len(series_list):
+    if nodes:
+        return _percent_by_nodes(ctx, series_list, total, nodes)
+    if isinstance(total, list) and len(total) not in (1, len(series_list)):
         raise InvalidArgument("asPercent(): total must be one series or as many as seriesList")
     start, end, step = normalize(list(series_list) + (total if isinstance(total, list) else []))
+    if isinstance(total, list) and len(total) == len(series_list):
+        by_name = sorted(series_list, key=lambda x: x.name)
+        totals = sorted(total, key=lambda x: x.name)
+        return [_percent(ctx, p, w) for p, w in zip(by_name, totals, strict=True)]
     if total is None:
         total_values = aggregate(ctx, list(series_list), "sum")[0].points()
         label = f"sumSeries({path_expressions(series_list)})"
@@ -208,13 +219,73 @@ def as_percent(
         label = f"{total:g}" if isinstance(total, float) else str(total)
     results = []
     for s in series_list:
-        values = [
-            None if v is None or t in (None, 0) else v / t * 100
-            for v, t in zip_longest(s.points(), total_values)
-        ]
+        values = [_share(v, t) for v, t in zip_longest(s.points(), total_values)]
         name = f"asPercent({s.name},{label})"
         results.append(TimeSeries(name, start, end, step, values, xff=ctx.xff))
     return results
+
+
+def _share(part: Value, whole: Value) -> Value:
+    return None if part is None or whole is None or whole == 0 else part / whole * 100
+
+
+def _percent(ctx: Context, part: TimeSeries, whole: TimeSeries) -> TimeSeries:
+    """``part`` as a percentage of ``whole``, point by point."""
+    start, end, step = normalize([part, whole])
+    values = [_share(v, t) for v, t in zip_longest(part.points(), whole.points())]
+    return TimeSeries(f"asPercent({part.name},{whole.name})", start, end, step, values, xff=ctx.xff)
+
+
+def _percent_by_nodes(
+    ctx: Context, series_list: SeriesList, total: object, nodes: tuple[int | str, ...]
+) -> SeriesList:
+    """``asPercent(seriesList, total, *nodes)``: series and totals matched by ``nodes``."""
+    if total is not None and not isinstance(total, list):
+        raise InvalidArgument("asPercent(): with nodes, total must be None or a series list")
+    keys: list[str] = []
+    parts: dict[str, SeriesList] = {}
+    for s in series_list:
+        key = node_key(s, nodes)
+        if key not in parts:
+            keys.append(key)
+        parts.setdefault(key, []).append(s)
+    wholes: dict[str, SeriesList] = {}
+    for s in total if isinstance(total, list) else []:
+        key = node_key(s, nodes)
+        if key not in keys:
+            keys.append(key)
+        wholes.setdefault(key, []).append(s)
+    sums: dict[str, TimeSeries] = {}
+    for key, group in (wholes if isinstance(total, list) else parts).items():
+        if len(group) == 1:
+            sums[key] = group[0]
+            continue
+        start, end, step = normalize(group)
+        values = [_sum(row) for row in zip_longest(*(s.points() for s in group))]
+        name = f"sumSeries({path_expressions(group)})"
+        sums[key] = TimeSeries(name, start, end, step, values, xff=ctx.xff)
+    results = []
+    for key in keys:
+        if key not in parts:
+            whole = sums[key]
+            results.append(_nothing(ctx, f"asPercent(MISSING,{whole.name})", whole))
+            continue
+        for part in parts[key]:
+            if key not in sums:
+                results.append(_nothing(ctx, f"asPercent({part.name},MISSING)", part))
+            else:
+                results.append(_percent(ctx, part, sums[key]))
+    return results
+
+
+def _nothing(ctx: Context, name: str, like: TimeSeries) -> TimeSeries:
+    """A series of nulls over ``like``'s range: the answer for a side that is missing."""
+    return TimeSeries(name, like.start, like.end, like.step, [None] * like.size, xff=ctx.xff)
+
+
+def _sum(row: tuple[Value, ...]) -> Value:
+    known = [v for v in row if v is not None]
+    return sum(known) if known else None
 
 
 @function("group", "Combine")

@@ -34,6 +34,10 @@ TARGETS = [
     "asPercent(web.*.requests)",
     "asPercent(web.host1.requests,web.host2.requests)",
     "asPercent(web.*.requests,100)",
+    "asPercent(web.*.requests,web.*.latency)",
+    "asPercent(web.*.*,None,1)",
+    "asPercent(web.*.requests,web.*.latency,1)",
+    "asPercent(group(web.host1.requests,web.host2.requests),web.host1.latency,1)",
     "alias(web.host1.requests,'one')",
     "aliasByNode(web.*.requests,1)",
     "aliasByNode(web.*.requests,0,-1)",
@@ -480,8 +484,6 @@ def test_time_syntaxes_match(both: Servers, start: str, end: str) -> None:
 #: Where our catalogue's parameters differ from graphite-web's, and why.
 CATALOGUE_DIFFERENCES = {
     "aliasByTags": "the same function as aliasByNode here: its parameter is 'nodes'",
-    "asPercent": "grouping by nodes (its third parameter) is not implemented",
-    "pct": "grouping by nodes (its third parameter) is not implemented",
     "powSeries": "graphite-web's catalogue names the Python parameter seriesLists 'seriesList'",
     "stacked": "graphite-web's catalogue names the Python parameter stackName 'stack'",
     "timeShift": "graphite-web's catalogue names the Python parameter alignDST 'alignDst'",
