@@ -8,11 +8,14 @@ the link returns. Acknowledged offsets are saved in ``state`` (a small JSON file
 restarted agent resumes where the hub stopped hearing from it.
 
 Exactly once: every batch carries, per file, the byte range its lines span. The hub
-keeps the offset it has per (host, file) and drops a chunk that starts before it; on
-(re)connect it sends those offsets, and the agent seeks each file to the larger of its
-own acknowledged offset and the hub's. A file is identified by (device, inode), so
-rotation never makes the agent read a file twice; a rotated-away file stays open until
-everything in it is acknowledged.
+keeps the offset it has per (host, file) and takes only a chunk that starts exactly
+there (or one marked ``reset``: a file truncated in place starts over); every ack
+carries the hub's offsets, and when one is short of what the agent sent (a chunk sent
+twice across a reconnect, or one following a refused chunk) the agent reads that file
+again from the hub's offset. On (re)connect the hub sends its offsets, and the agent
+seeks each file to the larger of its own acknowledged offset and the hub's. A file is
+identified by (device, inode), so rotation never makes the agent read a file twice; a
+rotated-away file stays open until everything in it is acknowledged.
 """
 
 from __future__ import annotations
@@ -233,6 +236,7 @@ class Agent:
                     "ts": now,
                     "lines": c.texts,
                     "truncated": [i for i, cut in enumerate(c.truncated) if cut],
+                    **({"reset": True} if c.reset else {}),
                 }
                 for c in chunks
             ],
@@ -249,10 +253,25 @@ class Agent:
                 continue
             if message.get("type") != "ack":
                 continue
-            self._inflight.pop(message["id"], None)
-            self._inflight_bytes = sum(e - s for b in self._inflight.values() for _, s, e in b)
-            for key, offset in message.get("offsets", {}).items():
-                if offset > self.acked.get(key, -1):
+            sent = self._inflight.pop(message["id"], [])
+            offsets = {k: v for k, v in message.get("offsets", {}).items() if isinstance(v, int)}
+            for key, offset in offsets.items():
+                if offset != self.acked.get(key):  # the hub's offset is the truth
                     self.acked[key] = offset
                     self._dirty = True
+            for key, _start, end in sent:
+                have = offsets.get(key)
+                if have is not None and have < end:  # the hub did not take it all
+                    self._read_again(key, have)
+            self._inflight_bytes = sum(e - s for b in self._inflight.values() for _, s, e in b)
             self._wake.set()
+
+    def _read_again(self, key: str, offset: int) -> None:
+        """Go back to ``offset`` in one file: what was sent after it is forgotten (the
+        hub refuses it, as it follows a gap) and read and sent again."""
+        for batch in self._inflight.values():
+            batch[:] = [entry for entry in batch if entry[0] != key]
+        for tail in self.tails.values():
+            for _, file_id, _ in tail.files():
+                if str(file_id) == key:
+                    tail.seek({file_id: offset})

@@ -148,6 +148,8 @@ class AgentChunk:
     ts: float
     texts: list[str]
     truncated: list[bool]
+    #: The file was truncated in place and these lines start it over (``start`` 0).
+    reset: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def parse_agent(text: str | bytes) -> AgentBatch:
                 ts=float(chunk["ts"]),
                 texts=[str(t) for t in texts],
                 truncated=[j in cut for j in range(len(texts))],
+                reset=chunk.get("reset") is True,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"chunks[{i}]: missing or wrong field: {exc}") from None

@@ -551,8 +551,14 @@ async def _agent(request: web.Request) -> web.StreamResponse:
                 continue
             accepted = []
             for chunk in batch.chunks:
-                if chunk.start < offsets.get(chunk.file_id, 0):
-                    service.stats.duplicates += len(chunk.texts)  # already have these
+                # Only the bytes that follow what the hub has are taken: a chunk that
+                # overlaps (sent twice, across a reconnect) or leaves a gap (after one
+                # that was refused) is dropped, and the ack's offset tells the agent
+                # where to read again. A reset starts a truncated file over.
+                have = offsets.get(chunk.file_id)
+                if have is not None and chunk.start != have and not chunk.reset:
+                    if chunk.start < have:
+                        service.stats.duplicates += len(chunk.texts)
                     continue
                 service.hub.add_stream(chunk.stream)
                 accepted.append(chunk)

@@ -66,6 +66,9 @@ class Chunk(NamedTuple):
     end: int  # offset just past the last newline consumed
     texts: list[str]
     truncated: list[bool]
+    #: The first lines read after the file was truncated in place: reading restarted at
+    #: 0, and a receiver keeping offsets must take this as a new beginning.
+    reset: bool = False
 
 
 @dataclass
@@ -77,6 +80,7 @@ class _Open:
     splitter: Splitter
     line_start: int  # offset where the held (unfinished) line begins
     gone_since: float | None = None  # when its name stopped matching (renamed/deleted)
+    restarted: bool = False  # truncated in place: the next chunk starts over at 0
 
 
 @dataclass
@@ -233,7 +237,9 @@ class StreamTail:
             texts, flags = f.splitter.feed(data)
             f.line_start = f.offset - f.splitter.held
             if texts:
-                chunks.append(Chunk(f.path, f.file_id, start, f.line_start, texts, flags))
+                chunk = Chunk(f.path, f.file_id, start, f.line_start, texts, flags, f.restarted)
+                chunks.append(chunk)
+                f.restarted = False
             if len(data) < READ_SIZE:
                 break
         return chunks
@@ -242,6 +248,7 @@ class StreamTail:
         texts, flags = f.splitter.flush()
         chunk = [Chunk(f.path, f.file_id, f.line_start, f.offset, texts, flags)] if texts else []
         self._restart(f, 0)
+        f.restarted = True
         return chunk
 
     def _finish(self, f: _Open) -> list[Chunk]:

@@ -4,6 +4,7 @@ in order per file, across agent kills, hub restarts and rotation while disconnec
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import websockets
 
 from tests.conftest import UNIT, stop_process
 from tests.node_statsd import free_port
@@ -124,3 +126,67 @@ async def test_agent_refused_without_the_token_says_so(tmp_path: Path) -> None:
             out, _ = process.communicate(timeout=10)
         assert "HTTP 401" in out
         assert process.returncode == 0
+
+
+async def test_agent_ships_lines_written_after_a_copytruncate(
+    tmp_path: Path, agents: list[subprocess.Popen[str]]
+) -> None:
+    """logrotate's copytruncate empties the file in place (same inode): the agent
+    starts it over, marked as a reset, and the hub takes it though its offset for the
+    file is larger."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    writer = Writer(logs / "app.log", "h1")
+    writer.write(0)
+    port = free_port(socket.SOCK_STREAM)
+    async with running_hub({"app": []}, state_dir=tmp_path / "hub", port=port) as hub:
+        agents.append(start_agent(port, logs, tmp_path / "agent.json"))
+        async with ViewerClient.connect(hub.ws) as viewer:
+            await viewer.subscribe("app", backfill=10000)
+            await viewer.until(lambda v: bool(v.of("subscribed")))
+            await asyncio.sleep(1.0)  # the agent has opened the file
+            writer.write(300)
+            await collect(hub, 300, viewer)
+            os.truncate(writer.path, 0)  # copytruncate: the copy is elsewhere
+            await asyncio.sleep(0.3)
+            writer.write(50)  # shorter than what was there: offsets below the hub's
+            await collect(hub, 350, viewer)
+            await asyncio.sleep(0.5)  # anything sent twice would arrive by now
+            texts = [str(line["text"]) for line in viewer.lines()]
+    assert texts == writer.written
+
+
+async def test_hub_takes_only_the_bytes_that_follow_what_it_has(tmp_path: Path) -> None:
+    """A chunk that overlaps what the hub has (sent twice across a reconnect) or leaves a
+    gap is refused, and the ack says where the file stands, so the agent reads again
+    from there: nothing twice, nothing skipped."""
+
+    def batch(batch_id: int, start: int, lines: list[str], **extra: object) -> str:
+        end = start + sum(len(x) + 1 for x in lines)
+        chunk = {"stream": "app", "file": "/a.log", "file_id": "1:2", "start": start,
+                 "end": end, "ts": 1.0, "lines": lines, **extra}  # fmt: skip
+        return json.dumps({"type": "batch", "id": batch_id, "chunks": [chunk]})
+
+    line = "x" * 9  # 10 bytes with its newline
+    async with running_hub({"app": []}) as hub:
+        ingest = hub.url.replace("http://", "ws://") + "/supergrep/ingest?host=h"
+        async with (
+            ViewerClient.connect(hub.ws) as viewer,
+            websockets.connect(ingest) as agent,
+        ):
+            await viewer.subscribe("app", backfill=100)
+            assert json.loads(await agent.recv())["type"] == "welcome"
+            answers = []
+            for message in (
+                batch(1, 0, [line] * 3),  # bytes 0-30: taken
+                batch(2, 10, [line] * 3),  # 10-40 overlaps: refused
+                batch(3, 40, [line] * 2),  # 40-60 leaves a gap: refused
+                batch(4, 30, [line] * 2),  # 30-50 follows: taken
+                batch(5, 0, ["new"], reset=True),  # truncated in place: starts over
+            ):
+                await agent.send(message)
+                answers.append(json.loads(await agent.recv())["offsets"]["1:2"])
+            assert answers == [30, 30, 30, 50, 4]
+            await viewer.until(lambda v: len(v.lines()) >= 6)
+            await asyncio.sleep(0.2)
+            assert [x["text"] for x in viewer.lines()] == [line] * 5 + ["new"]
