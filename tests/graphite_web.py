@@ -99,6 +99,16 @@ class Servers:
     t1: int
     ours_carbon: int
 
+    def compare(self, **params: Any) -> Any:
+        """Render the same request on both; both answer 200 and the same series (values
+        to 1e-9 relative). Returns graphite-web's answer."""
+        status_g, expected = self.render(self.graphite, **params)
+        status_o, actual = self.render(self.ours, **params)
+        assert status_g == 200, expected
+        assert status_o == 200, actual
+        same_render(expected, actual)
+        return expected
+
     def render(self, base: str, **params: Any) -> tuple[int, Any]:
         query = urllib.parse.urlencode(
             {"format": "json", "from": self.t0, "until": self.t1, **params}, doseq=True

@@ -223,11 +223,7 @@ DENSE = [
 @pytest.mark.parametrize("target", DENSE)
 def test_dense_only_functions_match_graphite_web(both: Servers, target: str) -> None:
     window = {"target": target, "until": both.t1 - 10}
-    status_g, expected = both.render(both.graphite, **window)
-    status_o, actual = both.render(both.ours, **window)
-    assert status_g == 200, expected
-    assert status_o == 200, actual
-    same_render(expected, actual)
+    both.compare(**window)
 
 
 #: Holt-Winters reads history before the range: these ask for the last two hours of
@@ -246,22 +242,13 @@ FORECASTS = [
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_render_matches_graphite_web(both: Servers, target: str) -> None:
-    status_g, expected = both.render(both.graphite, target=target)
-    status_o, actual = both.render(both.ours, target=target)
-    assert status_g == 200, expected
-    assert status_o == 200, actual
-    same_render(expected, actual)
+    both.compare(target=target)
 
 
 @pytest.mark.parametrize("target", FORECASTS)
 def test_forecasts_match_graphite_web(both: Servers, target: str) -> None:
     window = {"target": target, "from": both.t0 + 3600}
-    status_g, expected = both.render(both.graphite, **window)
-    status_o, actual = both.render(both.ours, **window)
-    assert status_g == 200, expected
-    assert status_o == 200, actual
-    assert expected, target  # graphite-web answers something to compare
-    same_render(expected, actual)
+    assert both.compare(**window), target  # graphite-web answers something
 
 
 def test_vertical_line_and_random_walk(both: Servers) -> None:
@@ -269,10 +256,7 @@ def test_vertical_line_and_random_walk(both: Servers) -> None:
         f"verticalLine('{both.t0 + 1800}','deploy')",
         f"verticalLine('{both.t0 + 60}','x','red')",
     ):
-        _, expected = both.render(both.graphite, target=target)
-        status, actual = both.render(both.ours, target=target)
-        assert status == 200, actual
-        same_render(expected, actual)
+        both.compare(target=target)
     status, answer = both.render(both.ours, target=f"verticalLine('{both.t1 + 3600}','late')")
     assert status == 400
     assert "after end of range" in answer["error"]
@@ -286,20 +270,13 @@ def test_vertical_line_and_random_walk(both: Servers) -> None:
 
 def test_linear_regression_over_another_range_matches_graphite_web(both: Servers) -> None:
     target = f"linearRegression(web.*.latency,'{both.t0 + 600}','{both.t0 + 4200}')"
-    _, expected = both.render(both.graphite, target=target)
-    status, actual = both.render(both.ours, target=target)
-    assert status == 200, actual
-    assert expected
-    same_render(expected, actual)
+    assert both.compare(target=target)
 
 
 def test_template_values_from_the_query_string_match_graphite_web(both: Servers) -> None:
     params = {"target": "template(web.$host.requests,host='host1')", "template[host]": "host3"}
-    _, expected = both.render(both.graphite, **params)
-    status, actual = both.render(both.ours, **params)
-    assert status == 200, actual
+    expected = both.compare(**params)
     assert [s["target"] for s in expected] == ["web.host3.requests"]
-    same_render(expected, actual)
 
 
 def test_time_slice_matches_graphite_web(both: Servers) -> None:
@@ -307,24 +284,17 @@ def test_time_slice_matches_graphite_web(both: Servers) -> None:
         f"timeSlice(web.host1.requests,'{both.t0 + 1800}','{both.t0 + 3600}')",
         f"timeSlice(web.*.latency,'{both.t1 - 600}')",
     ):
-        _, expected = both.render(both.graphite, target=target)
-        status, actual = both.render(both.ours, target=target)
-        assert status == 200, actual
-        same_render(expected, actual)
+        both.compare(target=target)
 
 
 @pytest.mark.parametrize("max_points", [1, 50, 200, 5000])
 def test_max_data_points_matches(both: Servers, max_points: int) -> None:
     for target in ("web.*.requests", "consolidateBy(web.host1.requests,'sum')"):
-        _, expected = both.render(both.graphite, target=target, maxDataPoints=max_points)
-        _, actual = both.render(both.ours, target=target, maxDataPoints=max_points)
-        same_render(expected, actual)
+        both.compare(target=target, maxDataPoints=max_points)
 
 
 def test_no_null_points_matches(both: Servers) -> None:
-    _, expected = both.render(both.graphite, target="web.*.requests", noNullPoints="true")
-    _, actual = both.render(both.ours, target="web.*.requests", noNullPoints="true")
-    same_render(expected, actual)
+    both.compare(target="web.*.requests", noNullPoints="true")
 
 
 @pytest.mark.parametrize("fmt", ["raw", "csv"])
@@ -411,9 +381,7 @@ def test_events_match(both: Servers) -> None:
             {k: e[k] for k in ("what", "when", "tags", "data")} for e in expected
         ]
     for target in ("events('deploy')", "drawAsInfinite(events('deploy','web'))", "events('*')"):
-        _, expected = both.render(both.graphite, target=target)
-        _, actual = both.render(both.ours, target=target)
-        same_render(expected, actual)
+        both.compare(target=target)
     assert post_json(f"{both.ours}/events/", {"what": "x", "tags": 5}) == 400
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.graphite_web import TAGGED, Servers, get, post_form, same_render
+from tests.graphite_web import TAGGED, Servers, get, post_form
 
 
 @pytest.fixture
@@ -40,11 +40,7 @@ TARGETS = [
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_render_matches_graphite_web(both: Servers, target: str) -> None:
-    status_g, expected = both.render(both.graphite, target=target)
-    status_o, actual = both.render(both.ours, target=target)
-    assert status_g == 200, expected
-    assert status_o == 200, actual
-    same_render(expected, actual)
+    both.compare(target=target)
 
 
 def _both(both: Servers, path: str, **params: Any) -> tuple[Any, Any]:
