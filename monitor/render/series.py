@@ -192,8 +192,10 @@ class TimeSeries:
 
     def copy(self, **changes: Any) -> TimeSeries:
         """A new series with ``changes``; values and tags are copied, not shared."""
-        changes.setdefault("values", list(self.values))
-        changes.setdefault("tags", dict(self.tags))
+        if "values" not in changes:  # (not setdefault: that would unpack them anyway)
+            changes["values"] = list(self.values)
+        if "tags" not in changes:
+            changes["tags"] = dict(self.tags)
         return dataclasses.replace(self, **changes)
 
     def consolidate(self, values_per_point: int) -> None:
