@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 
 import websockets
 
-from supergrep.protocol import VERSION
+from supergrep.protocol import AGENT_PROTOCOL, VERSION
 from supergrep.tail import Chunk, FileId, StreamTail, Watcher
 
 __all__ = ["Agent"]
@@ -149,7 +149,7 @@ class Agent:
         self._wake.set()
 
     async def _session(self, stop: asyncio.Event, watcher: Watcher) -> None:
-        url = f"{self.hub}?{urlencode({'host': self.host})}"
+        url = f"{self.hub}?{urlencode({'host': self.host, 'protocol': AGENT_PROTOCOL})}"
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with websockets.connect(
             url,

@@ -14,6 +14,7 @@ from typing import Any
 from supergrep.filters import FilterSpec
 
 __all__ = [
+    "AGENT_PROTOCOL",
     "VERSION",
     "AgentBatch",
     "AgentChunk",
@@ -25,6 +26,12 @@ __all__ = [
 ]
 
 VERSION = 1
+
+#: How agents and the hub agree on offsets. 2: the hub takes only a chunk that starts at
+#: its offset (or a ``reset``) and the agent reads again from an ack that falls short;
+#: an agent without ``protocol=2`` in its URL gets the older rule (drop a chunk that
+#: starts before the offset, take one after a gap), since it would not read again.
+AGENT_PROTOCOL = 2
 MAX_STREAMS = 50
 MAX_BACKFILL = 10000
 

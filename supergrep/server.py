@@ -34,7 +34,14 @@ from aiohttp import WSMsgType, web
 
 from supergrep.filters import FilterError, FilterSpec, Matcher
 from supergrep.hub import Hub, UnknownStream, Viewer
-from supergrep.protocol import VERSION, Auth, ProtocolError, parse_agent, parse_viewer
+from supergrep.protocol import (
+    AGENT_PROTOCOL,
+    VERSION,
+    Auth,
+    ProtocolError,
+    parse_agent,
+    parse_viewer,
+)
 from supergrep.settings import SupergrepSettings, WatchSettings
 from supergrep.tail import StreamTail, Watcher
 
@@ -538,6 +545,8 @@ async def _agent(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     offsets = service.agent_offsets.setdefault(host, {})
+    version = request.query.get("protocol", "1")
+    strict = int(version) >= AGENT_PROTOCOL if version.isdigit() else False  # protocol.py
     with service.open_socket(ws, service.agents, host):
         await ws.send_json({"type": "welcome", "version": VERSION, "offsets": offsets})
         async for msg in ws:
@@ -556,10 +565,12 @@ async def _agent(request: web.Request) -> web.StreamResponse:
                 # that was refused) is dropped, and the ack's offset tells the agent
                 # where to read again. A reset starts a truncated file over.
                 have = offsets.get(chunk.file_id)
-                if have is not None and chunk.start != have and not chunk.reset:
+                if have is not None and not chunk.reset:
                     if chunk.start < have:
                         service.stats.duplicates += len(chunk.texts)
-                    continue
+                        continue
+                    if chunk.start > have and strict:
+                        continue
                 service.hub.add_stream(chunk.stream)
                 accepted.append(chunk)
                 offsets[chunk.file_id] = chunk.end

@@ -169,7 +169,7 @@ async def test_hub_takes_only_the_bytes_that_follow_what_it_has(tmp_path: Path) 
 
     line = "x" * 9  # 10 bytes with its newline
     async with running_hub({"app": []}) as hub:
-        ingest = hub.url.replace("http://", "ws://") + "/supergrep/ingest?host=h"
+        ingest = hub.url.replace("http://", "ws://") + "/supergrep/ingest?host=h&protocol=2"
         async with (
             ViewerClient.connect(hub.ws) as viewer,
             websockets.connect(ingest) as agent,
@@ -190,3 +190,9 @@ async def test_hub_takes_only_the_bytes_that_follow_what_it_has(tmp_path: Path) 
             await viewer.until(lambda v: len(v.lines()) >= 6)
             await asyncio.sleep(0.2)
             assert [x["text"] for x in viewer.lines()] == [line] * 5 + ["new"]
+        # an agent of the first protocol (it never reads again) keeps the older rule:
+        # what follows a gap is taken, so its file does not stall
+        async with websockets.connect(ingest.replace("&protocol=2", "")) as old:
+            assert json.loads(await old.recv())["type"] == "welcome"
+            await old.send(batch(6, 20, [line]))
+            assert json.loads(await old.recv())["offsets"]["1:2"] == 30
