@@ -69,6 +69,15 @@ class NodeStatsd:
         self.process, self.port, self.carbon = process, port, carbon
 
 
+def _udp_port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
 @contextmanager
 def node_statsd(tmp_path: Path, **config: Any) -> Iterator[NodeStatsd]:
     """Start node statsd 0.9.0 with ``config`` over test defaults; stop it afterwards."""
@@ -102,6 +111,9 @@ def node_statsd(tmp_path: Path, **config: Any) -> Iterator[NodeStatsd]:
     reader.start()
     try:
         wait_until(lambda: any("server is up" in line for line in output), 15 * UNIT)
+        # node logs "server is up" before its UDP socket's (asynchronous) bind is done:
+        # datagrams sent in between are dropped, so wait until the port is taken
+        wait_until(lambda: _udp_port_taken(port), 15 * UNIT)
         yield NodeStatsd(process, port, carbon)
     finally:
         process.terminate()
