@@ -15,9 +15,10 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, Protocol, TypeVar
 
+from monitor.render.attime import TimeSyntaxError, parse_time
 from monitor.render.glob import has_glob
 from monitor.render.grammar import Call, Literal, Node, Path, parse_target
 from monitor.render.series import TimeSeries
@@ -87,6 +88,15 @@ class Context:
     def shifted(self, start: int, end: int) -> Context:
         """The same request over another time range (``timeShift``, moving windows)."""
         return replace(self, start=start, end=end)
+
+    def time(self, text: str, who: str) -> int:
+        """A time argument (``from``/``until`` syntax: ``-1h``, ``noon``, epoch seconds)
+        as epoch seconds, relative to this request's now; a bad one names ``who``."""
+        try:
+            now = datetime.fromtimestamp(self.now, self.tz)
+            return int(parse_time(str(text), self.tz, now).timestamp())
+        except TimeSyntaxError as exc:
+            raise InvalidArgument(f"{who}(): {exc}") from None
 
 
 @dataclass(frozen=True)

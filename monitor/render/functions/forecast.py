@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from monitor.render.attime import TimeSyntaxError, parse_offset, parse_time
+from monitor.render.attime import TimeSyntaxError, parse_offset
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
 from monitor.render.grammar import Node
 from monitor.render.series import TimeSeries, Value
@@ -264,12 +263,8 @@ def linear_regression(
     """The least-squares line through each series (fitted over ``startSourceAt`` ..
     ``endSourceAt``, the requested range by default), drawn over the requested range:
     where a trend is heading."""
-    now = datetime.fromtimestamp(ctx.now, ctx.tz)
-    try:
-        start = parse_time(startSourceAt, ctx.tz, now).timestamp() if startSourceAt else ctx.start
-        end = parse_time(endSourceAt, ctx.tz, now).timestamp() if endSourceAt else ctx.end
-    except TimeSyntaxError as exc:
-        raise InvalidArgument(f"linearRegression(): {exc}") from None
+    start = ctx.time(startSourceAt, "linearRegression") if startSourceAt else ctx.start
+    end = ctx.time(endSourceAt, "linearRegression") if endSourceAt else ctx.end
     sources = evaluate(node, ctx.shifted(int(start), int(end))) if node is not None else []
     out = []
     for source, s in zip(sources, series_list, strict=False):

@@ -6,10 +6,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from datetime import datetime
 
 from monitor.render import tags
-from monitor.render.attime import TimeSyntaxError, parse_time
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function, read_series
 from monitor.render.grammar import Call
 from monitor.render.series import TimeSeries, aggregator
@@ -106,11 +104,7 @@ def vertical_line(
     ctx: Context, ts: str, label: str | None = None, color: str | None = None
 ) -> SeriesList:
     """A line at the time ``ts`` (``from``/``until`` syntax) across the graph."""
-    now = datetime.fromtimestamp(ctx.now, ctx.tz)
-    try:
-        when = int(parse_time(str(ts), ctx.tz, now).timestamp())
-    except TimeSyntaxError as exc:
-        raise InvalidArgument(f"verticalLine(): {exc}") from None
+    when = ctx.time(ts, "verticalLine")
     if when < ctx.start:
         raise InvalidArgument(f"verticalLine(): timestamp {when} exists before start of range")
     if when > ctx.end:

@@ -7,7 +7,7 @@ import typing
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from monitor.render.attime import TimeSyntaxError, parse_offset, parse_time
+from monitor.render.attime import TimeSyntaxError, parse_offset
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
 from monitor.render.grammar import Node
 from monitor.render.series import Value, aggregator
@@ -583,12 +583,8 @@ def time_slice(
     ctx: Context, series_list: SeriesList, startSliceAt: str, endSliceAt: str = "now"
 ) -> SeriesList:
     """Only the values between two times (``from``/``until`` syntax); nulls elsewhere."""
-    now = datetime.fromtimestamp(ctx.now, ctx.tz)
-    try:
-        first = int(parse_time(startSliceAt, ctx.tz, now).timestamp())
-        last = int(parse_time(endSliceAt, ctx.tz, now).timestamp())
-    except TimeSyntaxError as exc:
-        raise InvalidArgument(f"timeSlice(): {exc}") from None
+    first = ctx.time(startSliceAt, "timeSlice")
+    last = ctx.time(endSliceAt, "timeSlice")
     for s in series_list:
         s.tags["timeSliceStart"] = first
         s.tags["timeSliceEnd"] = last
