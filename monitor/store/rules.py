@@ -3,15 +3,22 @@
 ``storage-schemas.conf`` maps a pattern to retentions (``10s:6h,1m:7d,10m:5y``);
 ``storage-aggregation.conf`` maps a pattern to an aggregation method and xFilesFactor
 (how coarser archives summarize finer ones). The first matching rule wins, as in
-carbon. The defaults suit statsd output (statsd's own documented recommendation):
+carbon. The defaults are the conventions statsd users rely on, so a number read
+through a coarser archive means what it meant at 10 s:
 
 | pattern | method | xFilesFactor | why |
 |---|---|---|---|
-| ``\\.lower$`` | min | 0.1 | a lower bound stays a lower bound |
-| ``\\.upper(_\\d+)?$`` | max | 0.1 | upper bounds and percentiles |
-| ``\\.sum$``, ``\\.count$``, ``^stats_counts\\.`` | sum | 0 | counts add up |
+| ``^stats\\.sets\\.`` | max | 0 | distinct values per flush: the largest is the best lower bound for the longer bucket (a sum would count a value again in every flush) |
+| ``\\.(lower\\|min)$`` | min | 0.1 | a lower bound stays a lower bound |
+| ``\\.(upper\\|max)(_\\d+)?$`` | max | 0.1 | upper bounds and percentiles |
+| ``\\.(count\\|sum\\|sum_squares)(_\\d+)?$`` | sum | 0 | counts and sums add up |
+| ``^stats_counts\\.`` | sum | 0 | legacy counter counts add up |
+| ``^deploys\\.`` | sum | 0 | one deploy is a 1 in one slot: it must survive roll-up |
 | ``^stats\\.gauges\\.`` | last | 0 | a gauge is its latest value |
 | anything else | average | 0.3 | rates, means |
+
+xFilesFactor 0 for every sum: a single event in a 10-minute bucket (a deploy, one
+error) is kept, where ``average`` with 0.3 would turn it into nothing.
 """
 
 from __future__ import annotations
@@ -47,11 +54,12 @@ class AggregationRule:
 
 
 DEFAULT_AGGREGATION = (
-    AggregationRule("min", r"\.lower$", "min", 0.1),
-    AggregationRule("max", r"\.upper(_\d+)?$", "max", 0.1),
-    AggregationRule("sum", r"\.sum$", "sum", 0.0),
-    AggregationRule("count", r"\.count$", "sum", 0.0),
+    AggregationRule("sets", r"^stats\.sets\.", "max", 0.0),
+    AggregationRule("min", r"\.(lower|min)$", "min", 0.1),
+    AggregationRule("max", r"\.(upper|max)(_\d+)?$", "max", 0.1),
+    AggregationRule("sum", r"\.(count|sum|sum_squares)(_\d+)?$", "sum", 0.0),
     AggregationRule("count_legacy", r"^stats_counts\.", "sum", 0.0),
+    AggregationRule("deploys", r"^deploys\.", "sum", 0.0),
     AggregationRule("gauges", r"^stats\.gauges\.", "last", 0.0),
     AggregationRule("default", ".*", "average", 0.3),
 )

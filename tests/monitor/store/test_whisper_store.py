@@ -36,18 +36,67 @@ def test_points_are_readable_at_once_and_reach_disk(store: WhisperStore) -> None
     assert store.fetch("stats_counts.hits", NOW - 60, NOW) == fetched
 
 
+#: One minute of 10 s flushes, repeated over a whole 10-minute bucket; what the
+#: coarser archives must hold for each name under the default rules (per minute; a sum
+#: is ten times that per 10 minutes).
+MINUTE = [4.0, 9.0, 1.0, 6.0, 2.0, 3.0]
+
+
 @pytest.mark.parametrize(
-    ("metric", "method"),
+    ("metric", "method", "rolled_up"),
     [
-        ("stats.timers.api.lower", "min"),
-        ("stats.timers.api.upper_90", "max"),
-        ("stats.timers.api.count", "sum"),
-        ("stats.gauges.queue", "last"),
-        ("stats.api.rate", "average"),
+        ("stats_counts.shop.requests.home", "sum", 25.0),
+        ("stats.counters.shop.requests.count", "sum", 25.0),
+        ("stats.timers.api.count", "sum", 25.0),
+        ("stats.timers.api.count_90", "sum", 25.0),
+        ("stats.timers.api.sum", "sum", 25.0),
+        ("stats.timers.api.sum_90", "sum", 25.0),
+        ("stats.timers.api.sum_squares", "sum", 25.0),
+        ("deploys.web.production", "sum", 25.0),
+        ("stats.timers.api.lower", "min", 1.0),
+        ("stats.timers.api.min", "min", 1.0),
+        ("stats.timers.api.upper", "max", 9.0),
+        ("stats.timers.api.upper_90", "max", 9.0),
+        ("stats.timers.api.max", "max", 9.0),
+        ("stats.sets.shop.users.count", "max", 9.0),
+        ("stats.gauges.queue", "last", 3.0),
+        ("stats.shop.requests.home", "average", 25.0 / 6),
+        ("stats.timers.api.mean", "average", 25.0 / 6),
+        ("stats.timers.api.count_ps", "average", 25.0 / 6),
     ],
 )
-def test_default_aggregation_suits_statsd(metric: str, method: str) -> None:
+def test_default_aggregation_keeps_the_meaning_through_roll_up(
+    tmp_path: Path, metric: str, method: str, rolled_up: float
+) -> None:
     assert Rules(StoreSettings()).for_metric(metric)[1] == method
+    bucket = NOW - NOW % 600 - 600  # a whole 10-minute bucket, the latest finished one
+    store = WhisperStore(tmp_path, clock=lambda: NOW)
+    store.start()
+    store.add((metric, MINUTE[i % 6], bucket + 10 * i) for i in range(60))
+    store.stop()
+    # read back through the 1-minute archive (a range older than the 10 s one's 6 h)
+    (first, _, step), values = store.fetch(metric, NOW - 7 * 3600, NOW) or ((0, 0, 0), [])
+    assert step == 60
+    assert values[(bucket - first) // step] == pytest.approx(rolled_up)
+    # and through the 10-minute archive (older than the 1-minute one's 7 days)
+    (first, _, step), values = store.fetch(metric, NOW - 8 * 86400, NOW) or ((0, 0, 0), [])
+    assert step == 600
+    ten_minutes = rolled_up * 10 if method == "sum" else rolled_up
+    assert values[(bucket - first) // step] == pytest.approx(ten_minutes)
+
+
+@pytest.mark.parametrize("metric", ["deploys.api.production", "stats_counts.shop.errors"])
+def test_a_single_event_survives_roll_up(tmp_path: Path, metric: str) -> None:
+    store = WhisperStore(tmp_path, clock=lambda: NOW)
+    store.start()
+    when = NOW - NOW % 600 - 600 + 250  # one point in the middle of a 10-minute bucket
+    store.add([(metric, 1.0, when)])
+    store.stop()
+    for since, step in ((NOW - 7 * 3600, 60), (NOW - 8 * 86400, 600)):
+        (first, _, got_step), values = store.fetch(metric, since, NOW) or ((0, 0, 0), [])
+        assert got_step == step
+        assert [v for v in values if v is not None] == [1.0]
+        assert values[(when - when % step - first) // step] == 1.0
 
 
 def test_first_matching_rule_wins() -> None:
