@@ -22,7 +22,7 @@ from monitor import __version__
 from monitor.aggregator.server import StatsdServer
 from monitor.aggregator.settings import SettingsError, from_node_config
 from monitor.config import Config, ConfigError, load_config
-from monitor.dashboards import check_file, dashboard_files, live_problems
+from monitor.dashboards import check_file, dashboard_files, duplicate_ids, live_problems
 from monitor.deploys import Deploy, DeployNotRecorded, record
 from monitor.logs import configure_logging
 from monitor.up import Running, StartupError, describe_statsd, serve, start, start_statsd
@@ -241,13 +241,19 @@ def _check_dashboards(paths: list[Path], live: str | None) -> int:
     problems = []
     for path in files:
         found = check_file(path)
-        if not found and live:
-            found = live_problems(path, live)
+        if live and all(p.severity == "warning" for p in found):
+            found += live_problems(path, live)
         problems += found
+    problems += duplicate_ids(files)
     for problem in problems:
         print(problem)
-    print(f"checked {len(files)} dashboard file(s): {len(problems) or 'no'} problem(s)")
-    return 1 if problems or not files else 0
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    print(
+        f"checked {len(files)} dashboard file(s): {errors or 'no'} problem(s)"
+        + (f", {warnings} warning(s)" if warnings else "")
+    )
+    return 1 if errors or not files else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

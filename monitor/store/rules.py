@@ -8,7 +8,7 @@ through a coarser archive means what it meant at 10 s:
 
 | pattern | method | xFilesFactor | why |
 |---|---|---|---|
-| ``^stats\\.sets\\.`` | max | 0 | distinct values per flush: the largest is the best lower bound for the longer bucket (a sum would count a value again in every flush) |
+| ``^stats\\.sets\\.`` | max | 0 | distinct values per flush: a sum counts one twice |
 | ``\\.(lower\\|min)$`` | min | 0.1 | a lower bound stays a lower bound |
 | ``\\.(upper\\|max)(_\\d+)?$`` | max | 0.1 | upper bounds and percentiles |
 | ``\\.(count\\|sum\\|sum_squares)(_\\d+)?$`` | sum | 0 | counts and sums add up |

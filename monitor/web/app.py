@@ -96,7 +96,13 @@ def make_app(
     app.router.add_get("/", _home)
     app.router.add_get("/status.json", _status_json)
     app.router.add_static("/static/", STATIC_DIR)
+    # Browsers ask for /favicon.ico whatever the page says: answer with the same icon.
+    app.router.add_get("/favicon.ico", _favicon)
     return app
+
+
+async def _favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
 
 async def _status_json(request: web.Request) -> web.Response:
@@ -113,6 +119,7 @@ async def _home(request: web.Request) -> web.Response:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>monitor</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/style.css">
 </head>
 <body>

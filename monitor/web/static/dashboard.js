@@ -52,26 +52,50 @@
     draw();
   });
 
-  function csvUrl(targets) {
-    const {from, until} = range();
+  function csvUrl(targets, panel) {
+    const {from, until} = range(panel);
     const query = new URLSearchParams({from, until, format: "csv"});
     for (const t of targets) query.append("target", t);
     return "/render?" + query.toString();
   }
 
-  function range() {
+  // The range a panel shows: its own ("time" in the file) or the dashboard's.
+  function range(panel) {
+    if (panel && panel.time) return {from: panel.time.from, until: panel.time.until || "now"};
     const time = spec.time || {};
     return {from: params.get("from") || time.from || "-6h",
             until: params.get("until") || time.until || "now"};
   }
 
-  // The end of the range in epoch seconds ("now" or an absolute time; 0 for other
-  // forms, which leave the axis ending at the last point).
-  function untilEpoch() {
-    const {until} = range();
-    if (until === "now") return Date.now() / 1000;
-    return /^\d+$/.test(until) ? Number(until) : 0;
+  // Graphite's relative units, in seconds (mon and y as graphite-web counts them).
+  const UNITS = {s: 1, sec: 1, second: 1, min: 60, minute: 60, h: 3600, hour: 3600,
+                 d: 86400, day: 86400, w: 604800, week: 604800, mon: 2592000,
+                 month: 2592000, y: 31536000, year: 31536000};
+
+  // A Graphite time ("now", an epoch, "-6h", "-15min") in epoch seconds; null for the
+  // other forms (those leave the axis to the data).
+  function epochOf(t, now) {
+    if (t === "now" || t === undefined) return now;
+    if (/^\d+$/.test(t)) return Number(t);
+    const match = /^-(\d+)([a-z]+?)s?$/.exec(t);
+    if (match && UNITS[match[2]]) return now - Number(match[1]) * UNITS[match[2]];
+    return null;
   }
+
+  function rangeEpochs(panel) {
+    const now = Date.now() / 1000;
+    const {from, until} = range(panel);
+    return {from: epochOf(from, now), until: epochOf(until, now)};
+  }
+
+  // One way to write a time everywhere on the page, with its time zone.
+  const TIME = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hour12: false, timeZoneName: "short"});
+  function fmtTime(ts) {
+    return TIME.format(new Date(ts * 1000));
+  }
+  const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
 
   // "All values": a glob star in a path, a regex in a tag expression (tag=~$name).
   function allValue(v) {
@@ -105,9 +129,9 @@
     return /^(https?:\/\/|\/)/.test(url) ? url : null;
   }
 
-  async function render(targets, width) {
+  async function render(targets, width, panel) {
     const body = new URLSearchParams();
-    const {from, until} = range();
+    const {from, until} = range(panel);
     for (const t of targets) body.append("target", t);
     body.append("from", from);
     body.append("until", until);
@@ -184,7 +208,7 @@
       line.style.borderColor = mark.color;
       const card = el("div", {class: "deploy-card"},
         el("strong", {text: mark.what || "deploy"}),
-        el("div", {text: new Date(mark.ts * 1000).toLocaleString()}),
+        el("div", {text: fmtTime(mark.ts)}),
         mark.data.who ? el("div", {text: "by " + mark.data.who}) : null,
         mark.data.sha ? el("div", {text: "sha " + mark.data.sha}) : null);
       const url = mark.data.url && safeUrl(mark.data.url);
@@ -212,12 +236,73 @@
             max: Math.max(...known), avg: known.reduce((a, b) => a + b, 0) / known.length};
   }
 
-  function format(value, panel) {
+  const SUFFIX = {percent: "%", ms: " ms", s: " s", bytes: " B", bits: " b",
+                  reqps: " req/s", ops: " ops/s"};
+
+  // A value as a person reads it: whole numbers without decimals (a count is "2", not
+  // "2.00"), others with the panel's decimals or as many as their size needs.
+  function format(value, panel, decimals) {
     if (value === null || value === undefined) return "–";
-    const decimals = panel.decimals ?? (Math.abs(value) >= 100 ? 0 : 2);
-    const units = {percent: "%", ms: " ms", s: " s", bytes: " B", bits: " b",
-                   reqps: " req/s", ops: " ops/s"};
-    return value.toFixed(decimals) + (units[panel.unit] || "");
+    let places = decimals ?? panel.decimals;
+    if (places === undefined) {
+      const size = Math.abs(value);
+      places = Number.isInteger(value) || size >= 100 ? 0 : size >= 10 ? 1 : 2;
+    }
+    const text = value.toLocaleString("en-US", {minimumFractionDigits: places,
+                                                maximumFractionDigits: places});
+    return text + (SUFFIX[panel.unit] || "");
+  }
+
+  // Tick labels with just the decimals their spacing needs, so no two read the same.
+  function tickLabels(unit) {
+    return (u, ticks, axisIdx, space, incr) => {
+      const places = Math.max(0, Math.min(6, -Math.floor(Math.log10(incr || 1) + 1e-9)));
+      return ticks.map((t) => format(t, {unit: unit.unit}, places));
+    };
+  }
+
+  const INTEGER_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3,
+                         1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
+
+  // The panel's y range: from the file, else from 0 (or below) to the data; never empty,
+  // so an all-zero panel still has an axis to read.
+  function yRange(axis) {
+    return (u, min, max) => {
+      let low = axis.min ?? Math.min(0, min ?? 0);
+      let high = axis.max ?? (max ?? 1);
+      if (!(high > low)) high = low + 1;
+      return [low, high];
+    };
+  }
+
+  // A series' label in the legend: the alias given in the file when one target gave one
+  // series, else the name from Graphite; a compare series is "name 7d ago".
+  function labelsOf(series, ordered, panel) {
+    const own = series.filter((s) => !s.compare);
+    const name = (s, i) => {
+      const t = ordered[Math.min(i, ordered.length - 1)];
+      return own.length === ordered.length && t.alias ? t.alias : s.target;
+    };
+    return series.map((s, i) => {
+      if (!s.compare) return name(s, i);
+      const j = i - own.length;
+      const base = j < own.length ? name(own[j], j) : s.target;
+      return base + " " + panel.compare + " ago";
+    });
+  }
+
+  // Series drawn as vertical lines (graphite's drawAsInfinite): a line at every point
+  // above zero, as tall as the plot, like a deploy marker.
+  function infiniteMarks(series, labels, colors) {
+    const marks = [];
+    series.forEach((s, i) => {
+      if (!s.tags || s.tags.drawAsInfinite !== "1") return;
+      for (const [value, ts] of s.datapoints) {
+        if (value > 0) marks.push({ts, source: labels[i], color: colors[i], what: labels[i],
+                                   data: {}, infinite: true});
+      }
+    });
+    return marks;
   }
 
   async function drawPanel(panel, box, marks) {
@@ -231,15 +316,14 @@
     // (a glob may return many) is known to belong to its axis.
     const left = shown.filter((t) => t.axis !== "right");
     const right = shown.filter((t) => t.axis === "right");
-    const ordered = left.concat(right);
     try {
       const fetchSide = async (side, flag) => {
         if (!side.length) return [];
         const requests = side.map((t) => substitute(t.target, values));
-        let got = (await render(requests, width)).map((s) => Object.assign(s, {right: flag}));
+        let got = (await render(requests, width, panel)).map((s) => Object.assign(s, {right: flag}));
         if (panel.compare) {
           const shifted = await render(
-            requests.map((t) => "timeShift(" + t + ",'" + panel.compare + "')"), width);
+            requests.map((t) => "timeShift(" + t + ",'" + panel.compare + "')"), width, panel);
           got = got.concat(shifted.map((s) => Object.assign(s, {compare: true, right: flag})));
         }
         return got;
@@ -256,21 +340,21 @@
       box.dataset.state = "drawn";
       return;
     }
-    const labels = series.map((s, i) => {
-      const t = ordered[Math.min(i, ordered.length - 1)];
-      const base = (series.length === ordered.length && t.alias) ? t.alias : s.target;
-      return s.compare ? base + " (" + panel.compare + " ago)" : base;
-    });
+    const ordered = left.concat(right);
+    const labels = labelsOf(series, ordered, panel);
     const colors = series.map((s, i) =>
       (series.length === ordered.length && ordered[i].color) || PALETTE[i % PALETTE.length]);
     const xs = series[0].datapoints.map((p) => p[1]);
-    let ys = series.map((s) => {
+    const ys = series.map((s) => {
       const byTs = new Map(s.datapoints.map(([v, ts]) => [ts, v]));
       return xs.map((x) => (byTs.has(x) ? byTs.get(x) : null));
     });
+    const hasData = ys.map((v) => v.some((x) => x !== null && x !== undefined));
     if (panel.kind === "single") {
       const stat = summary(ys[0]);
-      body.replaceChildren(el("div", {class: "single-value", text: format(stat.current, panel)}));
+      const big = el("div", {class: "single-value", text: format(stat.current, panel)});
+      big.dataset.value = stat.current === null ? "" : String(stat.current);
+      body.replaceChildren(big);
       box.dataset.state = "drawn";
       return;
     }
@@ -279,6 +363,7 @@
         el("tr", {}, el("th", {text: "series"}), el("th", {text: "current"}),
            el("th", {text: "min"}), el("th", {text: "max"}), el("th", {text: "avg"})));
       ys.forEach((values, i) => {
+        if (!hasData[i]) return; // a series with no point in the range is no row of "–"
         const stat = summary(values);
         table.append(el("tr", {}, el("td", {text: labels[i]}),
           el("td", {text: format(stat.current, panel)}), el("td", {text: format(stat.min, panel)}),
@@ -288,41 +373,66 @@
       box.dataset.state = "drawn";
       return;
     }
-    const raw = ys; // the legend's values are each series' own, not the stacked sums
-    if (panel.kind === "stacked") ys = stack(ys);
+    // drawAsInfinite series are vertical lines over the plot, not values on the y axis.
+    const isInfinite = (s) => Boolean(s.tags && s.tags.drawAsInfinite === "1");
+    const infinite = infiniteMarks(series, labels, colors);
+    const plotted = series.map((s, i) => i).filter((i) => !isInfinite(series[i]));
+    const raw = plotted.map((i) => ys[i]); // each series' own values: legend and hover
+    const drawn = panel.kind === "stacked" ? stack(raw) : raw;
     const layer = el("div", {class: "deploy-layer"});
-    const ownMarks = panelMarks(panel, marks);
+    const ownMarks = panelMarks(panel, marks).concat(infinite);
     const y = panel.y || {};
     const y2 = panel.y2 || {};
     const leftUnit = {unit: y.unit || panel.unit, decimals: panel.decimals};
     const rightUnit = {unit: y2.unit || panel.unit, decimals: panel.decimals};
-    const hasRight = series.some((s) => s.right);
-    const scale = (axis) => ({distr: axis.log ? 3 : 1,
-      range: (u, min, max) => [axis.min ?? Math.min(0, min), axis.max ?? max]});
-    const axes = [{}, {values: (u, ticks) => ticks.map((t) => format(t, leftUnit)),
-                       size: axisSize, label: y.label}];
+    const hasRight = plotted.some((i) => series[i].right);
+    // Counts get whole-number ticks (no "2, 2, 1, 1, 0" from rounding halves).
+    const whole = (side) => panel.decimals === 0 || plotted
+      .filter((i) => Boolean(series[i].right) === side)
+      .every((i) => ys[i].every((v) => v === null || Number.isInteger(v)));
+    const yAxis = (unit, side) => Object.assign(
+      {values: tickLabels(unit), size: axisSize}, whole(side) ? {incrs: INTEGER_STEPS} : {});
+    const axes = [{}, Object.assign(yAxis(leftUnit, false),
+                                    {label: y.label, show: plotted.length > 0})];
     if (hasRight) {
-      axes.push({scale: "y2", side: 1, grid: {show: false}, size: axisSize, label: y2.label,
-                 values: (u, ticks) => ticks.map((t) => format(t, rightUnit))});
+      axes.push(Object.assign(yAxis(rightUnit, true),
+                              {scale: "y2", side: 1, grid: {show: false}, label: y2.label}));
     }
+    const {from, until} = rangeEpochs(panel);
+    const step = xs.length > 1 ? xs[1] - xs[0] : Math.max(1, (until ?? xs[0] + 60) - xs[0]);
+    const columns = (panel.legend && panel.legend.values) || [];
+    const legendShown = !(panel.legend && panel.legend.show === false);
+    const ownValue = (k, right) => (u, v, si, idx) =>
+      format(idx === null || idx === undefined ? v : raw[k][idx], right ? rightUnit : leftUnit);
     const options = {
       width, height: panel.height || 240,
       cursor: {sync: {key: "dashboard"}, drag: {x: true, y: false, setScale: false}},
-      // The time axis runs to the requested end, not to the last point: a deploy that
-      // happened in the newest, still empty, slot is drawn at once.
-      scales: Object.assign({x: {time: true, range: (u, min, max) => [min, Math.max(max, untilEpoch())]},
-                             y: scale(y)}, hasRight ? {y2: scale(y2)} : {}),
+      // The time axis is the range asked for, not the span of the points: a deploy in
+      // the newest, still empty slot is drawn at once, and a day-long bucket that began
+      // before the range does not stretch the axis.
+      scales: Object.assign({
+        x: {time: true, range: (u, min, max) => {
+          const low = from ?? min;
+          return [low, Math.max(until ?? max, low + 1)];
+        }},
+        y: {distr: y.log ? 3 : 1, range: yRange(y)},
+      }, hasRight ? {y2: {distr: y2.log ? 3 : 1, range: yRange(y2)}} : {}),
       axes,
-      legend: {show: !(panel.legend && panel.legend.show === false)},
-      series: [{}].concat(labels.map((label, i) => ({
-        label, stroke: colors[i], scale: series[i].right ? "y2" : "y",
-        fill: ["area", "stacked"].includes(panel.kind) ? colors[i] + "33" : undefined,
-        paths: panel.kind === "bars" ? uPlot.paths.bars({size: [0.8]}) : undefined,
-        dash: series[i].compare ? [6, 4] : undefined,
-        value: (u, v) => format(v, series[i].right ? rightUnit : leftUnit),
-      }))),
+      // One legend a panel: uPlot's (live values under the cursor), or the value table.
+      legend: {show: legendShown && !columns.length},
+      series: [{value: (u, ts) => (ts === null || ts === undefined ? "–" : fmtTime(ts))}]
+        .concat(plotted.map((i, k) => ({
+          label: labels[i], stroke: colors[i], scale: series[i].right ? "y2" : "y",
+          fill: ["area", "stacked"].includes(panel.kind) ? colors[i] + "33" : undefined,
+          paths: panel.kind === "bars" ? bucketBars(k, plotted.length, step) : undefined,
+          dash: series[i].compare ? [6, 4] : undefined,
+          // the value under the cursor is the series' own, never the stacked height
+          value: ownValue(k, series[i].right),
+        }))),
       hooks: {
         draw: [(u) => { drawMarkers(u, ownMarks, layer); drawThresholds(u, panel, layer); }],
+        setCursor: [(u) => cursorColumn(box, u, raw, plotted.map((i) => series[i]),
+                                        leftUnit, rightUnit)],
         setSelect: [(u) => {
           if (u.select.width < 5) return;
           zoomTo(u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x"));
@@ -330,30 +440,87 @@
       },
     };
     body.replaceChildren();
-    const plot = new uPlot(options, [xs, ...ys], body);
+    const plot = new uPlot(options, [xs, ...drawn], body);
     plot.over.append(layer);
     plots.push(plot);
     box.dataset.axes = hasRight ? "2" : "1";
-    const columns = (panel.legend && panel.legend.values) || [];
-    if (columns.length) {
-      body.append(legendTable(labels, colors, raw, columns, series, leftUnit, rightUnit));
+    if (legendShown && columns.length) {
+      body.append(legendTable(plotted, labels, colors, ys, hasData, columns, series,
+                              leftUnit, rightUnit));
+    }
+    if (infinite.length || plotted.length < series.length) {
+      const keys = el("div", {class: "infinite-legend"});
+      series.forEach((s, i) => {
+        if (!isInfinite(s)) return;
+        const swatch = el("span", {class: "swatch"});
+        swatch.style.background = colors[i];
+        keys.append(el("span", {}, swatch, document.createTextNode(labels[i])));
+      });
+      body.append(keys);
     }
     box.dataset.state = "drawn";
   }
 
-  // The legend's value columns (current, min, max, avg over the range), a row a series.
-  function legendTable(labels, colors, ys, columns, series, leftUnit, rightUnit) {
+  // Bars that span their bucket (a day's count covers the day, not a thin bar centred
+  // on midnight); several series share the bucket side by side.
+  function bucketBars(k, n, step) {
+    const width = step / n;
+    return uPlot.paths.bars({
+      size: [1, Infinity, 1],
+      disp: {
+        x0: {unit: 3, values: (u) => u.data[0].map((x) => x + k * width + width * 0.05)},
+        size: {unit: 3, values: () => [width * 0.9]},
+      },
+    });
+  }
+
+  // The legend table's first value column: each series' own value under the cursor,
+  // headed by the cursor's time (empty while the cursor is elsewhere).
+  function cursorColumn(box, u, raw, series, leftUnit, rightUnit) {
+    const table = box.querySelector("table.legend-values");
+    if (!table) return;
+    const idx = u.cursor.idx;
+    const off = idx === null || idx === undefined;
+    table.querySelector("th.at-cursor").textContent = off ? "" : fmtTime(u.data[0][idx]);
+    for (const cell of table.querySelectorAll("td.at-cursor")) {
+      const k = Number(cell.dataset.k);
+      cell.textContent = off ? "" : format(raw[k][idx], series[k].right ? rightUnit : leftUnit);
+    }
+  }
+
+  // The legend as a table: a row for each plotted series with data, with its value under
+  // the cursor and the chosen columns (current, min, max, avg over the range).
+  function legendTable(plotted, labels, colors, ys, hasData, columns, series, leftUnit,
+                       rightUnit) {
     const table = el("table", {class: "legend-values"},
-      el("tr", {}, el("th", {text: ""}), ...columns.map((c) => el("th", {text: c}))));
-    ys.forEach((values, i) => {
-      const stat = summary(values);
+      el("tr", {}, el("th", {text: ""}), el("th", {class: "at-cursor num"}),
+         ...columns.map((c) => el("th", {text: c}))));
+    plotted.forEach((i, k) => {
+      if (!hasData[i]) return;
+      const stat = summary(ys[i]);
       const unit = series[i].right ? rightUnit : leftUnit;
       const swatch = el("span", {class: "swatch"});
       swatch.style.background = colors[i];
       table.append(el("tr", {}, el("td", {}, swatch, el("span", {text: labels[i]})),
-        ...columns.map((c) => el("td", {class: "num", text: format(stat[c], unit)}))));
+        el("td", {class: "num at-cursor", "data-k": String(k)}),
+        ...columns.map((c) => el("td", {class: "num", "data-column": c,
+                                        text: format(stat[c], unit)}))));
     });
     return table;
+  }
+
+  // Problems of the file (it no longer parses, an id taken twice…): the page keeps the
+  // last good version and says so, naming file, line and error.
+  const banner = el("div", {class: "problems", id: "problems", role: "alert"});
+  function showProblems(problems) {
+    banner.replaceChildren();
+    banner.hidden = !problems.length;
+    if (!problems.length) return;
+    banner.append(el("strong", {text: "This dashboard's file has problems; showing its last"
+                                      + " good version:"}));
+    const list = el("ul");
+    for (const problem of problems) list.append(el("li", {text: problem}));
+    banner.append(list);
   }
 
   function header() {
@@ -361,7 +528,7 @@
     const picker = el("select", {id: "time-range", "aria-label": "Time range"});
     for (const [value, label] of PRESETS) picker.append(el("option", {value, text: label}));
     if (!PRESETS.some(([value]) => value === from)) {
-      const absolute = (t) => (/^\d+$/.test(t) ? new Date(Number(t) * 1000).toLocaleString() : t);
+      const absolute = (t) => (/^\d+$/.test(t) ? fmtTime(Number(t)) : t);
       picker.append(el("option", {value: from, text: absolute(from) + " – " + absolute(until)}));
     }
     picker.value = from;
@@ -396,7 +563,8 @@
     });
     const absolute = el("span", {class: "absolute"}, fromBox, el("span", {text: " – "}),
                         untilBox, apply);
-    const controls = el("div", {class: "controls"}, picker, absolute);
+    const zone = el("span", {class: "zone hint", text: "times in " + ZONE});
+    const controls = el("div", {class: "controls"}, picker, absolute, zone);
     for (const v of spec.variables || []) {
       const select = el("select", {id: "var-" + v.name, "aria-label": v.label || v.name});
       select.multiple = Boolean(v.multi);
@@ -450,7 +618,13 @@
     }
     return el("header", {}, title,
               spec.description ? el("p", {class: "hint", text: spec.description}) : null,
-              controls, links);
+              banner, controls, links);
+  }
+
+  function ownRange(panel) {
+    const {from, until} = range(panel);
+    const since = from.replace(/^-/, "last ");
+    return until === "now" ? since : from + " – " + until;
   }
 
   function withPanel(key) {
@@ -488,7 +662,10 @@
         const values = variableValues();
         const targets = panel.targets.map((t) => substitute(typeof t === "string" ? t : t.target, values));
         const tools = el("span", {class: "panel-tools"},
-          el("a", {href: csvUrl(targets), class: "csv", text: "CSV", download: key + ".csv"}),
+          panel.time ? el("span", {class: "own-range", text: ownRange(panel),
+                                   title: "This panel has its own time range"}) : null,
+          el("a", {href: csvUrl(targets, panel), class: "csv", text: "CSV",
+                   download: key + ".csv"}),
           only ? el("a", {href: "?" + withoutPanel(), class: "back", text: "back"})
                : el("a", {href: "?" + withPanel(key), class: "full", text: "full size"}));
         box.append(el("h3", {}, el("span", {class: "panel-title", text: panel.title}), tools),
@@ -513,9 +690,11 @@
     const response = await fetch("/api/dashboards/" + encodeURIComponent(id));
     const answer = await response.json();
     if (!response.ok) {
-      app.replaceChildren(el("p", {class: "panel-error", text: answer.error}));
+      app.replaceChildren(el("p", {class: "panel-error", text: answer.error}), banner);
+      showProblems(answer.problems || []);
       return false;
     }
+    showProblems(answer.problems || []);
     const changed = answer.version !== version;
     spec = answer.spec;
     version = answer.version;
@@ -532,12 +711,11 @@
     }
   }
 
-  load().then((ok) => {
-    if (!ok) return;
-    draw();
-    schedule();
-    setInterval(async () => {  // a changed file on disk redraws the page
-      if (await load()) { app.dataset.state = "loading"; draw(); schedule(); }
-    }, 3000);
-  });
+  // First draw, then every 3 s: a changed file redraws the page, a broken one shows its
+  // problems over the last good version, a file fixed after a bad start draws at last.
+  async function refreshFromFile() {
+    if (await load()) { draw(); schedule(); }
+  }
+  refreshFromFile();
+  setInterval(refreshFromFile, 3000);
 })();

@@ -291,13 +291,15 @@ def test_second_axis_and_legend_value_columns(site: Site, browser: Any) -> None:
     assert panel.get_attribute("data-axes") == "2"
     assert panel.get_attribute("data-series") == "2"
     table = panel.locator("table.legend-values")
-    assert table.locator("th").all_inner_texts() == ["", "current", "max"]
+    # the first value column is the value under the cursor, headed by its time
+    assert table.locator("th").all_inner_texts() == ["", "", "current", "max"]
     rows = table.locator("tr")
     expect(rows).to_have_count(3)
-    right = rows.nth(2).locator("td").all_inner_texts()
-    assert right[0] == "host2 on the right"
-    assert right[1].endswith(" ms")  # the right axis's unit
-    assert rows.nth(1).locator("td").all_inner_texts()[2].endswith(" req/s")
+    assert rows.nth(2).locator("td").first.inner_text() == "host2 on the right"
+    assert rows.nth(2).locator("td[data-column=current]").inner_text().endswith(" ms")
+    assert rows.nth(1).locator("td[data-column=max]").inner_text().endswith(" req/s")
+    # one legend a panel: the table replaces uPlot's own
+    assert panel.locator(".u-legend").count() == 0
     assert page.locator("[data-panel=lines]").get_attribute("data-axes") == "1"
     assert page.errors == []
     page.close()
@@ -325,8 +327,8 @@ def test_stacked_legend_shows_each_series_own_values(site: Site, browser: Any) -
     expect(rows).to_have_count(3)
     # host1 cycles 0..49 and host2 5..34 (averaged to the panel's width): their own
     # maxima, where the stacked line of host2 would reach past 60
-    host1 = float(rows.nth(1).locator("td").all_inner_texts()[1])
-    host2 = float(rows.nth(2).locator("td").all_inner_texts()[1])
+    host1 = float(rows.nth(1).locator("td[data-column=max]").inner_text())
+    host2 = float(rows.nth(2).locator("td[data-column=max]").inner_text())
     assert 40 < host1 <= 49
     assert 25 < host2 <= 34
     page.close()
