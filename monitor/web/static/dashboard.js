@@ -335,6 +335,7 @@
       return;
     }
     box.dataset.series = String(series.length);
+    box.dataset.points = String(Math.max(10, Math.round(width)));  // maxDataPoints asked
     if (!series.length) {
       body.replaceChildren(el("p", {class: "panel-empty", text: "No data"}));
       box.dataset.state = "drawn";
@@ -390,8 +391,13 @@
     const whole = (side) => panel.decimals === 0 || plotted
       .filter((i) => Boolean(series[i].right) === side)
       .every((i) => ys[i].every((v) => v === null || Number.isInteger(v)));
-    const yAxis = (unit, side) => Object.assign(
-      {values: tickLabels(unit), size: axisSize}, whole(side) ? {incrs: INTEGER_STEPS} : {});
+    // The page says what it drew (ticks, x range, cursor) in data-* attributes: a person
+    // reads the canvas, a test reads these.
+    const yAxis = (unit, side) => Object.assign({size: axisSize, values: (u, ...rest) => {
+      const labels = tickLabels(unit)(u, ...rest);
+      box.dataset[side ? "y2ticks" : "yticks"] = labels.join("|");
+      return labels;
+    }}, whole(side) ? {incrs: INTEGER_STEPS} : {});
     const axes = [{}, Object.assign(yAxis(leftUnit, false),
                                     {label: y.label, show: plotted.length > 0})];
     if (hasRight) {
@@ -430,9 +436,16 @@
           value: ownValue(k, series[i].right),
         }))),
       hooks: {
-        draw: [(u) => { drawMarkers(u, ownMarks, layer); drawThresholds(u, panel, layer); }],
-        setCursor: [(u) => cursorColumn(box, u, raw, plotted.map((i) => series[i]),
-                                        leftUnit, rightUnit)],
+        draw: [(u) => {
+          drawMarkers(u, ownMarks, layer);
+          drawThresholds(u, panel, layer);
+          box.dataset.xrange = u.scales.x.min + "," + u.scales.x.max;
+        }],
+        setCursor: [(u) => {
+          const idx = u.cursor.idx;
+          box.dataset.cursor = idx === null || idx === undefined ? "" : String(u.data[0][idx]);
+          cursorColumn(box, u, raw, plotted.map((i) => series[i]), leftUnit, rightUnit);
+        }],
         setSelect: [(u) => {
           if (u.select.width < 5) return;
           zoomTo(u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x"));

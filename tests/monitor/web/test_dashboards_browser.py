@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,12 +75,42 @@ VARIABLES = {
 }  # fmt: skip
 
 
+NUMBERS = {
+    "title": "Numbers",
+    "time": {"from": "-2h"},
+    "deploys": [{"name": "metric", "color": "#1f78c1", "metric": "deploys.api.production"},
+                {"name": "web", "color": "#e24d42", "events": ["deploy", "web"]}],
+    "rows": [{"panels": [
+        {"id": "stack", "title": "stacked", "kind": "stacked", "targets": ["test.web.*.requests"]},
+        {"id": "stack-table", "title": "stacked, table legend", "kind": "stacked",
+         "targets": ["test.web.*.requests"],
+         "legend": {"values": ["current", "min", "max", "avg"]}},
+        {"id": "plain", "title": "lines", "targets": ["test.web.*.requests"]},
+        {"id": "compare", "title": "compare", "compare": "1h",
+         "targets": [{"target": "test.web.host1.requests", "alias": "host1"}]},
+        {"id": "table", "title": "table", "kind": "table",
+         "targets": ["test.web.*.requests", "test.old.requests"]},
+        {"id": "single", "title": "single", "kind": "single",
+         "targets": ["test.web.host1.requests"]},
+        {"id": "hour", "title": "in the last hour", "kind": "single", "time": {"from": "-1h"},
+         "targets": ["summarize(test.web.host1.requests,'1h','sum',true)"]},
+        {"id": "inf", "title": "drawAsInfinite", "deploys": False,
+         "targets": ["drawAsInfinite(deploys.api.production)"]},
+        {"id": "perday", "title": "per day", "kind": "bars",
+         "targets": ["summarize(deploys.api.production,'1d','sum')"]},
+        {"id": "zero", "title": "all zero", "targets": ["test.zero"]},
+    ]}],
+}  # fmt: skip
+
+
 @dataclass
 class Site:
     url: str
     boards: Path
     events: list[int]
     metric_deploys: list[int]
+    data: Path
+    long_ago: int
 
 
 def _free_port() -> int:
@@ -106,12 +138,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         ]
     metric_deploys = [now - 5400, now - 1800]
     points += [("deploys.api.production", 1.0, ts) for ts in metric_deploys]
+    # three days back: a deploy (metric and event) that a 7-day view must still show,
+    # and a series with no point in the last two hours
+    long_ago = now - 3 * 86400
+    points += [("deploys.api.production", 1.0, long_ago), ("test.old.requests", 5.0, long_ago)]
+    points += [("test.zero", 0.0, ts) for ts in range(now - 7200, now, 10)]
     store.add(points)
     store.stop()
     boards = data / "dashboards"
     boards.mkdir()
     (boards / "test.json").write_text(json.dumps(DASHBOARD))
     (boards / "vars.json").write_text(json.dumps(VARIABLES))
+    (boards / "numbers.json").write_text(json.dumps(NUMBERS))
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data),
@@ -123,12 +161,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     assert "is up" in proc.stdout.readline()
     url = f"http://127.0.0.1:{port}"
     events = [now - 3600, now - 600]
-    for when in events:
-        data = {"who": "alice", "sha": "abc123", "url": "javascript:alert(1)"}
+    for when in [*events, long_ago]:
+        details = {"who": "alice", "sha": "abc123", "url": "javascript:alert(1)"}
         event = {"what": "deploy web", "tags": ["deploy", "web"], "when": when,
-                 "data": json.dumps(data)}  # fmt: skip
+                 "data": json.dumps(details)}  # fmt: skip
         assert post_json(f"{url}/events/", event) == 200
-    yield Site(url, boards, events, metric_deploys)
+    yield Site(url, boards, events, metric_deploys, data, long_ago)
     stop_process(proc)
 
 
@@ -226,7 +264,7 @@ def test_index_lists_and_filters(site: Site, browser: Any) -> None:
     page = browser.new_page()
     page.goto(f"{site.url}/dashboards")
     assert page.locator("#dashboards li").all_inner_texts()[0].startswith("Browser test")
-    assert page.locator("#dashboards li").count() == 2
+    assert page.locator("#dashboards li").count() == 3
     page.fill("#search", "nothing-like-this")
     assert page.locator("#dashboards li:visible").count() == 0
     page.fill("#search", "browser")
@@ -361,3 +399,210 @@ def test_variables_from_globs_and_tags_with_several_values(site: Site, browser: 
     assert page.errors == []
     shared.close()
     page.close()
+
+
+# -- the numbers a person reads, against the render API for the same range ----------
+
+
+def _api(site: Site, target: str, query: str) -> list[dict[str, Any]]:
+    url = f"{site.url}/render?format=json&{query}&target={urllib.parse.quote(target)}"
+    answer: list[dict[str, Any]] = json.loads(urllib.request.urlopen(url).read())
+    return answer
+
+
+def _number(text: str) -> tuple[float, float]:
+    """A number as shown ("1,234.5 req/s") and half its last shown digit (its rounding)."""
+    match = re.search(r"-?[\d,]+(\.\d+)?", text)
+    assert match, text
+    digits = match[0].replace(",", "")
+    places = len(match[1]) - 1 if match[1] else 0
+    return float(digits), 0.5 * 10**-places + 1e-9
+
+
+def _reads(text: str, value: float | None) -> bool:
+    if value is None:
+        return text == "\u2013"  # the dash shown for no value
+    shown, rounding = _number(text)
+    return abs(shown - value) <= rounding
+
+
+def _values(api: list[dict[str, Any]], name: str) -> list[float]:
+    """The known values of the series ``name`` in a render answer."""
+    series = next(s for s in api if s["target"] == name)
+    return [v for v, _ in series["datapoints"] if v is not None]
+
+
+def _window(site: Site) -> tuple[int, int]:
+    """A fixed range (the page and the API then consolidate the same points)."""
+    now = int(time.time())
+    return now - 5400, now - 600
+
+
+def test_hover_legend_table_and_single_stat_read_the_api_numbers(site: Site, browser: Any) -> None:
+    start, end = _window(site)
+    page = _open(browser, f"{site.url}/dashboards/numbers?from={start}&until={end}")
+    stack = page.locator("[data-panel=stack]")
+    over = stack.locator(".u-over").bounding_box()
+    page.mouse.move(over["x"] + over["width"] * 0.63, over["y"] + over["height"] / 2)
+    expect(stack).not_to_have_attribute("data-cursor", "")
+    for key in ("stack", "plain", "stack-table"):  # the cursor is synced across panels
+        panel = page.locator(f"[data-panel={key}]")
+        ts = int(panel.get_attribute("data-cursor") or 0)
+        points = panel.get_attribute("data-points")
+        api = _api(site, "test.web.*.requests", f"from={start}&until={end}&maxDataPoints={points}")
+        at_cursor = {s["target"]: {t: v for v, t in s["datapoints"]}[ts] for s in api}
+        assert len(at_cursor) == 2
+        assert None not in at_cursor.values()
+        if key == "stack-table":
+            shown = {
+                row.locator("td").first.inner_text(): row.locator("td.at-cursor").inner_text()
+                for row in panel.locator("table.legend-values tr").all()[1:]
+            }
+        else:
+            rows = panel.locator(".u-legend tr.u-series").all()[1:]  # the first is the time
+            shown = {r.locator("th").inner_text().strip(): r.locator("td").inner_text()
+                     for r in rows}  # fmt: skip
+        # each series' own value under the cursor, on the stacked panels too (never the
+        # running total the stack is drawn at)
+        assert shown.keys() == at_cursor.keys(), (key, shown)
+        for name, value in at_cursor.items():
+            assert _reads(shown[name], value), (key, name, shown[name], value)
+        if key == "stack-table":  # and the table's columns over the range
+            for row in panel.locator("table.legend-values tr").all()[1:]:
+                name = row.locator("td").first.inner_text()
+                values = _values(api, name)
+                expected = {"current": values[-1], "min": min(values), "max": max(values),
+                            "avg": sum(values) / len(values)}  # fmt: skip
+                for column, value in expected.items():
+                    text = row.locator(f"td[data-column={column}]").inner_text()
+                    assert _reads(text, value), (name, column, text, value)
+    # the time under the cursor is written as everywhere else, with its zone
+    time_text = stack.locator(".u-legend tr.u-series").first.locator("td").inner_text()
+    assert re.fullmatch(r"\d\d/\d\d/\d{4}, \d\d:\d\d:\d\d \S+", time_text), time_text
+    assert page.locator(".zone").inner_text().startswith("times in ")
+
+    table = page.locator("[data-panel=table]")
+    points = table.get_attribute("data-points")
+    api = _api(site, "test.web.*.requests", f"from={start}&until={end}&maxDataPoints={points}")
+    rows = table.locator("tr").all()[1:]
+    assert len(rows) == 2  # test.old.requests has no point in the range: no row of dashes
+    for row in rows:
+        cells = row.locator("td").all_inner_texts()
+        values = _values(api, cells[0])
+        for text, value in zip(cells[1:], [values[-1], min(values), max(values),
+                                           sum(values) / len(values)], strict=True):  # fmt: skip
+            assert _reads(text, value), (cells, value)
+
+    single = page.locator("[data-panel=single]")
+    points = single.get_attribute("data-points")
+    api = _api(site, "test.web.host1.requests", f"from={start}&until={end}&maxDataPoints={points}")
+    last = _values(api, "test.web.host1.requests")[-1]
+    assert _reads(single.locator(".single-value").inner_text(), last)
+    # a panel with its own range says so, and a whole count shows without decimals
+    hour = page.locator("[data-panel=hour]")
+    assert hour.locator(".own-range").inner_text() == "last 1h"
+    hour_text = hour.locator(".single-value").inner_text()
+    assert re.fullmatch(r"[\d,]+", hour_text), hour_text
+    api = _api(site, "summarize(test.web.host1.requests,'1h','sum',true)", "from=-1h")
+    assert abs(_number(hour_text)[0] - api[0]["datapoints"][-1][0]) <= 49 * 2  # a slot or two
+    # a compare series is named short
+    labels = page.locator("[data-panel=compare] .u-legend tr.u-series th").all_inner_texts()
+    assert [label.strip() for label in labels[1:]] == ["host1", "host1 1h ago"]
+    assert page.errors == []
+    page.close()
+
+
+def test_draw_as_infinite_bars_and_axes(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/numbers")
+    inf = page.locator("[data-panel=inf]")
+    marks = inf.locator(".deploy-mark")
+    expect(marks).to_have_count(2)
+    stamps = sorted(int(marks.nth(i).get_attribute("data-ts") or 0) for i in range(2))
+    for stamp, deploy in zip(stamps, site.metric_deploys, strict=True):
+        assert abs(stamp - deploy) <= 60  # the consolidated slot that holds it
+    height = marks.first.bounding_box()["height"]
+    assert height >= inf.locator(".u-over").bounding_box()["height"] - 2  # full height
+    # an all-zero series still gets a y axis with ticks
+    assert page.locator("[data-panel=zero]").get_attribute("data-yticks")
+    page.close()
+    # a day's bars at a one-hour range: the axis is that hour, the ticks whole numbers
+    page = _open(browser, f"{site.url}/dashboards/numbers?from=-1h")
+    bars = page.locator("[data-panel=perday]")
+    low, high = (float(x) for x in (bars.get_attribute("data-xrange") or "").split(","))
+    now = time.time()
+    assert now - 3600 - 60 <= low <= now - 3600 + 60
+    assert now - 60 <= high <= now + 60
+    ticks = (bars.get_attribute("data-yticks") or "").split("|")
+    assert ticks
+    assert all(re.fullmatch(r"\d+", t) for t in ticks), ticks
+    assert len(set(ticks)) == len(ticks), ticks
+    page.close()
+
+
+def test_a_deploy_three_days_back_shows_in_a_seven_day_view(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/numbers?from=-7d")
+    marks = page.locator("[data-panel=plain] .deploy-mark")
+    by_source: dict[str, list[int]] = {}
+    for i in range(marks.count()):
+        mark = marks.nth(i)
+        by_source.setdefault(mark.get_attribute("data-source") or "", []).append(
+            int(mark.get_attribute("data-ts") or 0)
+        )
+    # the event, exactly; the metric, in the consolidated slot that holds it (it must
+    # survive the roll-up into the 1-minute archive that a 7-day range reads)
+    assert site.long_ago in by_source["web"]
+    assert any(abs(ts - site.long_ago) <= 1800 for ts in by_source["metric"])
+    inf = page.locator("[data-panel=inf] .deploy-mark")
+    assert inf.count() >= 2
+    page.close()
+
+
+def test_a_file_broken_while_open_keeps_its_last_version_with_a_banner(
+    site: Site, browser: Any
+) -> None:
+    page = _open(browser, f"{site.url}/dashboards/test")
+    path = site.boards / "test.json"
+    good = path.read_text()
+    try:
+        path.write_text('{"title": "Browser test",\n  "rows": [')
+        banner = page.locator("#problems")
+        expect(banner).to_be_visible(timeout=15_000 * UNIT)
+        assert f"{path}:2:12: not valid JSON" in banner.inner_text()
+        # the last good version stays drawn
+        assert page.locator("[data-panel=lines]").get_attribute("data-series") == "2"
+        index = browser.new_page()
+        index.goto(f"{site.url}/dashboards")
+        assert "Browser test" in index.locator("#dashboards").inner_text()  # still listed
+        assert f"{path}:2:12: not valid JSON" in index.locator("#problems").inner_text()
+        index.close()
+        log = (site.data / "monitor.log").read_text()
+        assert f"dashboard {path}:2:12: not valid JSON" in log
+        # a bad target in a parsing file: the same, the error named with its position
+        broken = json.loads(good)
+        broken["rows"][0]["panels"][1]["targets"] = ["sumSeris(test.web.*.requests)"]
+        path.write_text(json.dumps(broken, indent=1))
+        expect(banner).to_contain_text("unknown function 'sumSeris'", timeout=15_000 * UNIT)
+    finally:
+        path.write_text(good)
+    expect(page.locator("#problems")).to_be_hidden(timeout=15_000 * UNIT)
+    page.close()
+
+
+def test_a_second_file_with_a_taken_id_is_refused_visibly(site: Site, browser: Any) -> None:
+    impostor = site.boards / "zz-copy.json"
+    copy = json.loads(json.dumps(NUMBERS))
+    copy.update(id="test", title="Impostor")
+    impostor.write_text(json.dumps(copy))
+    try:
+        page = browser.new_page()
+        page.goto(f"{site.url}/dashboards")
+        problems = page.locator("#problems").inner_text()
+        where = re.escape(f"{impostor}:1:") + r"\d+: id: dashboard id 'test' is already used by"
+        assert re.search(where, problems), problems
+        assert str(site.boards / "test.json") in problems
+        assert "Impostor" not in page.locator("#dashboards").inner_text()
+        page.close()
+        spec = json.loads(urllib.request.urlopen(f"{site.url}/api/dashboards/test").read())
+        assert spec["spec"]["title"] == "Browser test"
+    finally:
+        impostor.unlink()
