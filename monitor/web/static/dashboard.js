@@ -88,14 +88,27 @@
     return {from: epochOf(from, now), until: epochOf(until, now)};
   }
 
-  // One way to write a time everywhere on the page, with its time zone.
-  const TIME = new Intl.DateTimeFormat(undefined, {
+  // One way to write a time everywhere on the page (legend, cards, ranges), with its
+  // zone: 2026-12-03 14:05:10 UTC. The axes use the same order and the 24-hour clock.
+  const TIME = new Intl.DateTimeFormat("en-US", {
     year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-    second: "2-digit", hour12: false, timeZoneName: "short"});
+    second: "2-digit", hourCycle: "h23", timeZoneName: "short"});
   function fmtTime(ts) {
-    return TIME.format(new Date(ts * 1000));
+    const part = Object.fromEntries(TIME.formatToParts(new Date(ts * 1000))
+      .map((p) => [p.type, p.value]));
+    return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}`
+      + ` ${part.timeZoneName}`;
   }
   const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+  // uPlot's tick label templates by tick spacing, in the same form as fmtTime.
+  const X_TICKS = [
+    [3600 * 24 * 365, "{YYYY}", null, null, null, null, null, null, 1],
+    [3600 * 24 * 28, "{YYYY}-{MM}", "\n{YYYY}", null, null, null, null, null, 1],
+    [3600 * 24, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
+    [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+    [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+    [1, "{HH}:{mm}:{ss}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+  ];
 
   // "All values": a glob star in a path, a regex in a tag expression (tag=~$name).
   function allValue(v) {
@@ -188,7 +201,10 @@
   }
 
   function drawThresholds(u, panel, layer) {
+    const [low, high] = [u.scales.y.min, u.scales.y.max];
     for (const threshold of panel.thresholds || []) {
+      // a threshold outside the values' range is not drawn (nor does it stretch the axis)
+      if (!(threshold.value >= low && threshold.value <= high)) continue;
       const line = el("div", {class: "threshold", "data-value": String(threshold.value)});
       line.style.top = u.valToPos(threshold.value, "y") + "px";
       line.style.borderColor = threshold.color || "#e24d42";
@@ -319,7 +335,9 @@
     try {
       const fetchSide = async (side, flag) => {
         if (!side.length) return [];
-        const requests = side.map((t) => substitute(t.target, values));
+        // A single stat is the latest value: its last slot must not be an average.
+        const requests = side.map((t) => substitute(t.target, values)).map((t) =>
+          (panel.kind === "single" ? "consolidateBy(" + t + ",'last')" : t));
         let got = (await render(requests, width, panel)).map((s) => Object.assign(s, {right: flag}));
         if (panel.compare) {
           const shifted = await render(
@@ -398,7 +416,7 @@
       box.dataset[side ? "y2ticks" : "yticks"] = labels.join("|");
       return labels;
     }}, whole(side) ? {incrs: INTEGER_STEPS} : {});
-    const axes = [{}, Object.assign(yAxis(leftUnit, false),
+    const axes = [{values: X_TICKS}, Object.assign(yAxis(leftUnit, false),
                                     {label: y.label, show: plotted.length > 0})];
     if (hasRight) {
       axes.push(Object.assign(yAxis(rightUnit, true),
@@ -408,8 +426,11 @@
     const step = xs.length > 1 ? xs[1] - xs[0] : Math.max(1, (until ?? xs[0] + 60) - xs[0]);
     const columns = (panel.legend && panel.legend.values) || [];
     const legendShown = !(panel.legend && panel.legend.show === false);
+    // Under the cursor: each series' own value there; elsewhere: its latest value.
+    const latest = raw.map((values) => summary(values).current);
     const ownValue = (k, right) => (u, v, si, idx) =>
-      format(idx === null || idx === undefined ? v : raw[k][idx], right ? rightUnit : leftUnit);
+      format(idx === null || idx === undefined ? latest[k] : raw[k][idx],
+             right ? rightUnit : leftUnit);
     const options = {
       width, height: panel.height || 240,
       cursor: {sync: {key: "dashboard"}, drag: {x: true, y: false, setScale: false}},
@@ -426,7 +447,7 @@
       axes,
       // One legend a panel: uPlot's (live values under the cursor), or the value table.
       legend: {show: legendShown && !columns.length},
-      series: [{value: (u, ts) => (ts === null || ts === undefined ? "–" : fmtTime(ts))}]
+      series: [{value: (u, ts) => (ts === null || ts === undefined ? "latest" : fmtTime(ts))}]
         .concat(plotted.map((i, k) => ({
           label: labels[i], stroke: colors[i], scale: series[i].right ? "y2" : "y",
           fill: ["area", "stacked"].includes(panel.kind) ? colors[i] + "33" : undefined,

@@ -478,7 +478,7 @@ def test_hover_legend_table_and_single_stat_read_the_api_numbers(site: Site, bro
                     assert _reads(text, value), (name, column, text, value)
     # the time under the cursor is written as everywhere else, with its zone
     time_text = stack.locator(".u-legend tr.u-series").first.locator("td").inner_text()
-    assert re.fullmatch(r"\d\d/\d\d/\d{4}, \d\d:\d\d:\d\d \S+", time_text), time_text
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+", time_text), time_text
     assert page.locator(".zone").inner_text().startswith("times in ")
 
     table = page.locator("[data-panel=table]")
@@ -493,9 +493,20 @@ def test_hover_legend_table_and_single_stat_read_the_api_numbers(site: Site, bro
                                            sum(values) / len(values)], strict=True):  # fmt: skip
             assert _reads(text, value), (cells, value)
 
+    # off the plot, the hover legend shows each series' latest value
+    page.mouse.move(1, 1)
+    expect(stack).to_have_attribute("data-cursor", "")
+    points = stack.get_attribute("data-points")
+    api = _api(site, "test.web.*.requests", f"from={start}&until={end}&maxDataPoints={points}")
+    rows = stack.locator(".u-legend tr.u-series").all()
+    assert rows[0].locator("td").inner_text() == "latest"
+    for row in rows[1:]:
+        name = row.locator("th").inner_text().strip()
+        assert _reads(row.locator("td").inner_text(), _values(api, name)[-1]), name
+
+    # a single stat is the latest value as stored, not an average of the last pixels
     single = page.locator("[data-panel=single]")
-    points = single.get_attribute("data-points")
-    api = _api(site, "test.web.host1.requests", f"from={start}&until={end}&maxDataPoints={points}")
+    api = _api(site, "test.web.host1.requests", f"from={start}&until={end}")
     last = _values(api, "test.web.host1.requests")[-1]
     assert _reads(single.locator(".single-value").inner_text(), last)
     # a panel with its own range says so, and a whole count shows without decimals
