@@ -361,13 +361,16 @@ PAGE = """<!doctype html>
   <fieldset id="streams"><legend>Streams</legend></fieldset>
   <div class="filters">
     <label>Include <input id="include" type="search" spellcheck="false"
-      placeholder="regex, or words, comma-separated — press /"></label>
+      placeholder="regex: ERROR|Traceback  (/)"
+      title="Show only lines matching this regex (or words, comma-separated); / focuses it"></label>
     <span class="field-error" id="include-error" role="alert"></span>
     <label>Exclude <input id="exclude" type="search" spellcheck="false"
-      placeholder="hide lines matching (grep -v)"></label>
+      placeholder="regex to hide (grep -v)"
+      title="Hide lines matching this regex, like grep -v"></label>
     <span class="field-error" id="exclude-error" role="alert"></span>
     <label>Highlight <input id="highlight" type="search" spellcheck="false"
-      placeholder="mark, without hiding"></label>
+      placeholder="regex to mark"
+      title="Mark matches without hiding other lines"></label>
     <span class="field-error" id="highlight-error" role="alert"></span>
     <label class="check"><input id="case" type="checkbox"> Match case</label>
   </div>

@@ -416,7 +416,7 @@
       box.dataset[side ? "y2ticks" : "yticks"] = labels.join("|");
       return labels;
     }}, whole(side) ? {incrs: INTEGER_STEPS} : {});
-    const axes = [{values: X_TICKS}, Object.assign(yAxis(leftUnit, false),
+    const axes = [{values: X_TICKS, space: 70}, Object.assign(yAxis(leftUnit, false),
                                     {label: y.label, show: plotted.length > 0})];
     if (hasRight) {
       axes.push(Object.assign(yAxis(rightUnit, true),
