@@ -312,9 +312,15 @@
     return log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
   }
 
-  // The page follows new lines while the user is at the bottom; scrolling up stops it.
-  // Tracked on scroll, so drawing a frame never has to measure the page first.
+  // The page follows new lines until the user scrolls up, and only then: a wheel turned
+  // up, a key (PageUp, ArrowUp, Home), a drag of the scrollbar, a touch. Everything else
+  // that moves the scroll position (lines arriving, trimming to "Keep", stack traces
+  // expanding or collapsing, banners, fonts, resizes) happens while following and is
+  // answered by going back to the bottom. Back at the bottom, following resumes.
   let following = true;
+  let gestureUntil = 0; // a user's scroll gesture counts until then (ms)
+  let dragging = false; // a pointer is held down on the log (its scrollbar, a selection)
+  const userScrolls = () => { gestureUntil = performance.now() + 500; };
 
   function render() {
     frameRequested = false;
@@ -430,6 +436,7 @@
     toggle.addEventListener("click", () => {
       const collapsed = entry.classList.toggle("collapsed");
       toggle.textContent = collapsed ? `▸ ${toggle.dataset.count} more lines` : "▾";
+      if (following) log.scrollTop = log.scrollHeight;
     });
     const more = document.createElement("div");
     more.className = "more";
@@ -682,10 +689,30 @@
     following = true;
     $("jump").hidden = true;
   });
-  log.addEventListener("scroll", () => {
-    following = atBottom();
-    if (following) $("jump").hidden = true;
+  log.addEventListener("wheel", (event) => { if (event.deltaY < 0) userScrolls(); },
+                      { passive: true });
+  log.addEventListener("touchmove", userScrolls, { passive: true });
+  log.addEventListener("pointerdown", () => { dragging = true; });
+  window.addEventListener("pointerup", () => { dragging = false; });
+  log.addEventListener("keydown", (event) => {
+    if (["PageUp", "ArrowUp", "Home"].includes(event.key)) userScrolls();
   });
+  log.addEventListener("scroll", () => {
+    if (atBottom()) {
+      following = true;
+      $("jump").hidden = true;
+    } else if (dragging || performance.now() < gestureUntil) {
+      following = false;
+      $("jump").hidden = false;
+    } else if (following) {
+      log.scrollTop = log.scrollHeight; // the page moved under us, not the user
+    }
+  });
+  // Content that changes height without new lines (a trace expanded, fonts loaded) or
+  // a resized window: a follower stays at the bottom.
+  const stayDown = () => { if (following) log.scrollTop = log.scrollHeight; };
+  new ResizeObserver(stayDown).observe(log);
+  document.fonts.ready.then(stayDown);
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem("supergrep-token", $("token").value);
