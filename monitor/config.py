@@ -90,6 +90,8 @@ class DemoSettings:
     #: Seconds between its deploys, and before the first one.
     deploy_every: float = 120.0
     first_deploy: float = 20.0
+    #: Days of history written on its first start (metrics and deploys); 0: none.
+    history_days: float = field(default=8.0, metadata=_range(0, 3650))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,13 @@ supergrep streams as ``demo``. Every couple of minutes it records a deploy the w
 deploy script would (``monitor.deploys.record``: a Graphite event and the
 ``deploys.<stack>.production`` metric), which every dashboard and every supergrep
 viewer shows; one deploy in three is bad and raises the error rate for a minute.
+An unhandled error prints a traceback through the failing endpoint's own code.
+
+On its first start in a data directory, before the live traffic, ``monitor up`` writes
+the shop's past (``demo_history.py``, ``demo.history_days``, 8 days by default) straight
+into the store: the same names at every archive's resolution, with a daily and weekly
+shape and past deploys, so every default range and the week-ago comparison have data
+from the first second. The constants below are shared with it.
 
 Everything it sends is labelled: metrics under ``shop.``, the stream ``demo``, deploys
 of the stacks ``web`` and ``api`` by made-up people, and its log lines name
@@ -44,6 +51,24 @@ ENDPOINTS = {
     "checkout": (0.06, 220.0),
 }
 PEOPLE = ("alice", "bob", "chen", "dara", "emeka", "farah")
+#: Requests per second of the live shop.
+RATE = 25.0
+#: Share of requests that fail: normally, and for a while after a bad deploy.
+CALM_ERRORS = 0.006
+BAD_ERRORS = 0.12
+#: How much slower every request is after a bad deploy.
+BAD_SLOWDOWN = 1.6
+#: Latencies are lognormal around the endpoint's median, with this sigma.
+LATENCY_SIGMA = 0.5
+#: A request this many times its median is logged as slow.
+SLOW = 4.0
+#: Distinct users (the ``shop.users`` set) and the cart sizes (``shop.cart.items``).
+USERS = 2000
+CART_ITEMS = range(1, 9)
+#: Of failed checkouts, the share logged as a failed payment; of other errors, the
+#: share that prints a traceback.
+PAYMENT_FAILURES = 0.5
+TRACEBACK_SHARE = 0.3
 PATHS = {
     "home": "/",
     "search": "/search?q=lamp",
@@ -51,14 +76,47 @@ PATHS = {
     "cart": "/cart",
     "checkout": "/checkout",
 }
-TRACEBACK = [
-    "Traceback (most recent call last):",
-    '  File "/srv/shop/checkout.py", line 88, in pay',
-    "    receipt = gateway.charge(order.total, card)",
-    '  File "/srv/shop/gateway.py", line 41, in charge',
-    '    raise GatewayTimeout(f"no answer in {self.timeout}s")',
-    "shop.gateway.GatewayTimeout: no answer in 3.0s",
-]
+#: Per endpoint, where an unhandled error fails: a file and a function of that endpoint,
+#: then what it depends on.
+_FRAMES = {
+    "home": [
+        '  File "/srv/shop/home.py", line 31, in render',
+        "    picks = recommendations.for_user(user, limit=12)",
+        '  File "/srv/shop/recommendations.py", line 57, in for_user',
+        '    return self.client.get(f"/users/{user.id}/picks", timeout=0.5)',
+        "shop.recommendations.Unavailable: recommendation service timed out after 0.5s",
+    ],
+    "search": [
+        '  File "/srv/shop/search.py", line 64, in query',
+        '    hits = es.search(index="listings", query=q, size=48)',
+        '  File "/srv/shop/es.py", line 112, in search',
+        "    raise SearchTimeout(node, self.timeout)",
+        "shop.es.SearchTimeout: elasticsearch es-2:9200 did not answer in 2.0s",
+    ],
+    "product": [
+        '  File "/srv/shop/product.py", line 45, in show',
+        "    listing = db.fetch_listing(listing_id)",
+        '  File "/srv/shop/db.py", line 203, in fetch_listing',
+        "    cursor.execute(LISTING_SQL, (listing_id,))",
+        "psycopg.errors.QueryCanceled: canceling statement due to statement timeout",
+    ],
+    "cart": [
+        '  File "/srv/shop/cart.py", line 72, in add_item',
+        "    self.store.hincrby(self.key, item.sku, quantity)",
+        '  File "/srv/shop/cartstore.py", line 38, in hincrby',
+        "    return self.redis.hincrby(key, field, amount)",
+        "redis.exceptions.ConnectionError: Error 111 connecting to cart-redis:6379",
+    ],
+    "checkout": [
+        '  File "/srv/shop/checkout.py", line 88, in pay',
+        "    receipt = gateway.charge(order.total, card)",
+        '  File "/srv/shop/gateway.py", line 41, in charge',
+        '    raise GatewayTimeout(f"no answer in {self.timeout}s")',
+        "shop.gateway.GatewayTimeout: no answer in 3.0s",
+    ],
+}
+#: The multi-line traceback an unhandled error in an endpoint prints (six lines each).
+TRACEBACKS = {e: ["Traceback (most recent call last):", *lines] for e, lines in _FRAMES.items()}
 
 
 @dataclass
@@ -69,7 +127,7 @@ class Shop:
     client: Client
     log_file: TextIO
     rng: random.Random
-    rate: float = 25.0  # requests per second
+    rate: float = RATE  # requests per second
     clock: Callable[[], float] = time.time
     bad_until: float = 0.0  # a bad deploy raises errors until then
 
@@ -77,30 +135,30 @@ class Shop:
         """Simulate ``seconds`` of traffic; returns how many requests were made."""
         now = self.clock()
         count = self._poisson(self.rate * seconds)
-        error_rate = 0.12 if now < self.bad_until else 0.006
+        bad = now < self.bad_until
+        error_rate = BAD_ERRORS if bad else CALM_ERRORS
         names = list(ENDPOINTS)
         weights = [share for share, _ in ENDPOINTS.values()]
         lines = []
         with self.client.pipeline() as pipe:
             for _ in range(count):
                 endpoint = self.rng.choices(names, weights)[0]
-                median = ENDPOINTS[endpoint][1] * (1.6 if now < self.bad_until else 1.0)
-                ms = self.rng.lognormvariate(math.log(median), 0.5)
+                median = ENDPOINTS[endpoint][1] * (BAD_SLOWDOWN if bad else 1.0)
+                ms = self.rng.lognormvariate(math.log(median), LATENCY_SIGMA)
                 failed = self.rng.random() < error_rate
                 pipe.incr(f"shop.requests.{endpoint}")
-                pipe.incr("shop.requests.total")
                 pipe.timing(f"shop.request.{endpoint}", ms)
-                pipe.set("shop.users", self.rng.randrange(2000))
+                pipe.set("shop.users", self.rng.randrange(USERS))
                 status = 500 if failed else 200
                 if failed:
                     pipe.incr("shop.errors")
                 if endpoint == "checkout":
                     pipe.incr("shop.checkout.failed" if failed else "shop.checkout.ok")
-                    pipe.gauge("shop.cart.items", self.rng.randrange(1, 9))
+                    pipe.gauge("shop.cart.items", self.rng.choice(CART_ITEMS))
                 lines.append(self._access(endpoint, status, ms))
                 if failed:
                     lines += self._error(endpoint)
-                elif ms > median * 4:
+                elif ms > median * SLOW:
                     lines.append(f"WARN  demo-shop slow request: {endpoint} took {ms:.0f}ms")
         self.log_file.write("".join(line + "\n" for line in lines))
         self.log_file.flush()
@@ -123,10 +181,10 @@ class Shop:
         return f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {status} {size} {ms:.0f}ms'
 
     def _error(self, endpoint: str) -> list[str]:
-        if endpoint == "checkout" and self.rng.random() < 0.5:
+        if endpoint == "checkout" and self.rng.random() < PAYMENT_FAILURES:
             return ["ERROR demo-shop payment failed for order " + str(self.rng.randrange(10**6))]
-        if self.rng.random() < 0.3:
-            return [f"ERROR demo-shop unhandled exception in {endpoint}", *TRACEBACK]
+        if self.rng.random() < TRACEBACK_SHARE:
+            return [f"ERROR demo-shop unhandled exception in {endpoint}", *TRACEBACKS[endpoint]]
         return [f"ERROR demo-shop {endpoint}: upstream returned 503"]
 
     def _poisson(self, mean: float) -> int:

@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
@@ -32,6 +33,7 @@ from monitor.aggregator.settings import StatsdSettings
 from monitor.aggregator.sinks import Sink, StoreSink, sinks_for
 from monitor.config import Config
 from monitor.demo import run_demo
+from monitor.demo_backfill import backfill_once, wanted
 from monitor.logs import log_to_file
 from monitor.store.events import Event, EventStore
 from monitor.store.finder import StoreFinder
@@ -51,6 +53,8 @@ log = logging.getLogger("monitor.up")
 LOG_FILE = "monitor.log"
 #: The demo shop's log file (under the data directory).
 DEMO_LOG = "demo/shop.log"
+#: Written once the demo's history is (under the data directory): not again after it.
+DEMO_HISTORY_MARKER = "demo/history-written"
 
 
 class StartupError(Exception):
@@ -187,7 +191,14 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
                         "demo shop",
                         "running",
                         "simulated traffic, logs (stream 'demo') and a deploy every two"
-                        " minutes; run without --demo to turn it off",
+                        " minutes"
+                        + (
+                            f", on top of {config.demo.history_days:g} days of history it"
+                            " wrote at its first start"
+                            if config.demo.history_days
+                            else ""
+                        )
+                        + "; run without --demo to turn it off",
                         f"{here}dashboards/app-overview" if here else None,
                     )
                 ]
@@ -218,7 +229,9 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
     shown = f"[{host}]" if ":" in host else host
     url_holder.append(f"http://{shown}:{port}/")
     if config.demo.enabled:
-        demo = await _start_demo(config, statsd, receiver, f"http://{_local(host)}:{port}")
+        demo = await _start_demo(
+            config, statsd, receiver, f"http://{_local(host)}:{port}", store, events
+        )
         parts.push_async_callback(demo)
     return Running(url_holder[0], parts, statsd, store, supergrep)
 
@@ -264,16 +277,27 @@ def _local(host: str) -> str:
 
 
 async def _start_demo(
-    config: Config, statsd: StatsdServer, receiver: CarbonReceiver, url: str
+    config: Config,
+    statsd: StatsdServer,
+    receiver: CarbonReceiver,
+    url: str,
+    store: WhisperStore,
+    events: EventStore,
 ) -> Callable[[], Awaitable[None]]:
-    """Start the simulated shop against this stack; returns its stop."""
+    """Start the simulated shop against this stack; returns its stop. On the first
+    start, its history is written first (in a thread: the stack serves meanwhile)."""
     udp = statsd.bound.udp
     carbon = [(h, p) for kind, h, p in receiver.bound if kind == "tcp"]
     if not udp or not carbon:
         raise StartupError("--demo needs statsd on UDP and the carbon receiver on TCP")
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_demo(
+    cancel = threading.Event()
+
+    async def demo() -> None:
+        await _demo_history(config, store, events, cancel)
+        if stop.is_set():
+            return
+        await run_demo(
             stop,
             statsd=(_local(udp[0][0]), udp[0][1]),
             graphite=url,
@@ -283,13 +307,42 @@ async def _start_demo(
             first_deploy=config.demo.first_deploy,
             token=config.http.token,
         )
-    )
+
+    task = asyncio.create_task(demo())
 
     async def stop_demo() -> None:
         stop.set()
+        cancel.set()
         await task
 
     return stop_demo
+
+
+async def _demo_history(
+    config: Config, store: WhisperStore, events: EventStore, cancel: threading.Event
+) -> None:
+    """Write the demo's history unless it was written before (or is turned off)."""
+    days = config.demo.history_days
+    marker = config.data_dir / DEMO_HISTORY_MARKER
+    if not wanted(marker, days):
+        return
+    log.info("demo: writing %g days of history", days)
+    try:
+        written = await asyncio.to_thread(
+            backfill_once, marker, store, events, days, statsd=config.statsd, cancel=cancel
+        )
+    except Exception:  # the live demo runs all the same
+        log.exception("demo: history not written")
+        return
+    if written is not None:
+        log.info(
+            "demo: wrote %g days of history in %.1f s: %d points in %d series, %d deploys",
+            days,
+            written.seconds,
+            written.points,
+            written.series,
+            written.deploys,
+        )
 
 
 def supergrep_settings(config: Config) -> SupergrepSettings:

@@ -1,9 +1,9 @@
 """The whole product as a newcomer runs it: ``monitor up --demo`` as a real process.
 
-Within bounded time: the demo's statsd metrics reach ``/render``; the demo dashboard
-draws in headless Chromium with a deploy marker; a supergrep viewer receives demo log
-lines and a banner after ``monitor deploy``; a log watch's metric counts; SIGINT ends
-it with exit code 0 and the last flush on disk.
+Within bounded time: the demo writes its history, then its live statsd metrics reach
+``/render``; the demo dashboard draws in headless Chromium with a deploy marker; a
+supergrep viewer receives demo log lines and a banner after ``monitor deploy``; a log
+watch's metric counts; SIGINT ends it with exit code 0 and the last flush on disk.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def render(url: str, target: str) -> list[list[Any]]:
-    query = urllib.parse.urlencode({"target": target, "from": "-5min", "format": "json"})
+def render(url: str, target: str, start: str = "-5min") -> list[list[Any]]:
+    query = urllib.parse.urlencode({"target": target, "from": start, "format": "json"})
     with urllib.request.urlopen(f"{url}/render?{query}", timeout=5) as answer:
         series = json.load(answer)
     return series[0]["datapoints"] if series else []
@@ -80,12 +80,18 @@ async def test_monitor_up_demo_end_to_end(tmp_path: Path) -> None:
             return "".join(seen)
 
         assert "is up" in await asyncio.to_thread(started)
+        up = time.time()
 
-        # statsd metrics from the demo's own client reach the render API
+        # statsd metrics from the demo's own client reach the render API (later than
+        # the history the demo writes first, which ends when it starts)
         def requests_counted() -> bool:
-            return any(v for v, _ in render(url, "stats_counts.shop.requests.total"))
+            points = render(url, "sumSeries(stats_counts.shop.requests.*)")
+            return any(v for v, ts in points if ts > up + 11)
 
-        await eventually(requests_counted, 30, "the demo's request counter in /render")
+        await eventually(requests_counted, 45, "the demo's request counter in /render")
+        # and the history is there: a week of minutes, every range has data at once
+        week = render(url, "stats_counts.shop.requests.home", "-7d")
+        assert sum(v is not None for v, _ in week) > 0.9 * len(week) > 9000
 
         # a viewer gets demo log lines, then a banner when someone deploys
         ws = f"ws://127.0.0.1:{port}/supergrep/ws"

@@ -7,7 +7,7 @@ import io
 import random
 from pathlib import Path
 
-from monitor.demo import Shop
+from monitor.demo import ENDPOINTS, Shop
 from monitor.deploys import Deploy
 from monitor.statsd import Client
 from tests.conftest import UdpListener
@@ -25,7 +25,11 @@ def test_the_shop_sends_its_metrics_and_writes_its_log(udp: UdpListener, tmp_pat
         while True:
             received.append(udp.recv(timeout=0.5)[0])
     names = {line.split(":")[0] for p in received for line in p.decode().splitlines()}
-    assert {"shop.requests.total", "shop.users"} <= names
+    assert "shop.users" in names
+    # a counter per endpoint and no total: ``stats.shop.requests.*`` matches endpoints only
+    assert {n for n in names if n.startswith("shop.requests.")} == {
+        f"shop.requests.{e}" for e in ENDPOINTS
+    }
     assert any(name.startswith("shop.request.") for name in names)  # timers per endpoint
     lines = log.getvalue().splitlines()
     assert len([line for line in lines if '"GET ' in line]) == made
@@ -51,3 +55,24 @@ def test_a_bad_deploy_raises_the_error_rate_for_a_minute() -> None:
     shop.tick(2.0)
     assert log.getvalue().count("ERROR") < during / 3
     client.close()
+
+
+def test_a_traceback_goes_through_the_failing_endpoints_own_code() -> None:
+    log = io.StringIO()
+    client = Client("127.0.0.1", 9)  # the discard port: only the log matters here
+    shop = Shop(client, log, random.Random(3), rate=3000.0, clock=lambda: 1000.0)
+    shop.bad_until = 2000.0  # a bad deploy: plenty of errors
+    shop.tick(2.0)
+    client.close()
+    lines = log.getvalue().splitlines()
+    first_frame: dict[str, set[str]] = {}
+    for i, line in enumerate(lines):
+        if line.startswith("ERROR demo-shop unhandled exception in "):
+            endpoint = line.rsplit(" ", 1)[1]
+            assert lines[i + 1] == "Traceback (most recent call last):"
+            first_frame.setdefault(endpoint, set()).add(lines[i + 2].strip())
+    assert set(first_frame) == set(ENDPOINTS)
+    assert first_frame["search"] == {'File "/srv/shop/search.py", line 64, in query'}
+    assert first_frame["cart"] == {'File "/srv/shop/cart.py", line 72, in add_item'}
+    assert first_frame["checkout"] == {'File "/srv/shop/checkout.py", line 88, in pay'}
+    assert all(f"/{endpoint}.py" in next(iter(frames)) for endpoint, frames in first_frame.items())
