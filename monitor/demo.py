@@ -51,8 +51,11 @@ ENDPOINTS = {
     "checkout": (0.06, 220.0),
 }
 PEOPLE = ("alice", "bob", "chen", "dara", "emeka", "farah")
-#: Requests per second of the live shop.
+#: Requests per second of the shop on a weekday at its average hour; the rate of any
+#: moment follows a daily curve (``traffic``).
 RATE = 25.0
+#: Weekend traffic, as a share of a weekday's.
+WEEKEND = 0.65
 #: Share of requests that fail: normally, and for a while after a bad deploy.
 CALM_ERRORS = 0.006
 BAD_ERRORS = 0.12
@@ -119,6 +122,35 @@ _FRAMES = {
 TRACEBACKS = {e: ["Traceback (most recent call last):", *lines] for e, lines in _FRAMES.items()}
 
 
+_DAY, _HOUR = 86400, 3600
+
+
+def _weekend(t: float) -> bool:
+    return (int(t // _DAY) + 3) % 7 >= 5  # 1970-01-01 was a Thursday; Monday is 0
+
+
+def weekly(t: float) -> float:
+    """The weekday/weekend factor at ``t``, eased over the six hours around midnight."""
+    into = (t % _DAY) / _HOUR
+    today = WEEKEND if _weekend(t) else 1.0
+    if into < 3:
+        before = WEEKEND if _weekend(t - _DAY) else 1.0
+        return before + (today - before) * (into + 3) / 6
+    if into > 21:
+        after = WEEKEND if _weekend(t + _DAY) else 1.0
+        return today + (after - today) * (into - 21) / 6
+    return today
+
+
+def traffic(t: float) -> float:
+    """Requests per second at ``t`` (epoch seconds): quiet at 04:00 UTC, busy at 16:00,
+    lower at weekends. The live shop and its history (``demo_history.py``) share it,
+    so live data joins the history wherever the clock is."""
+    hour = (t % _DAY) / _HOUR
+    daily = 0.3 + 1.3 * math.pow((1 - math.cos(2 * math.pi * (hour - 4) / 24)) / 2, 1.5)
+    return RATE * daily * weekly(t)
+
+
 @dataclass
 class Shop:
     """The simulation: ``tick(seconds)`` plays that much traffic. Pure apart from the
@@ -127,14 +159,15 @@ class Shop:
     client: Client
     log_file: TextIO
     rng: random.Random
-    rate: float = RATE  # requests per second
+    rate: float | None = None  # requests per second; None: the daily curve (``traffic``)
     clock: Callable[[], float] = time.time
     bad_until: float = 0.0  # a bad deploy raises errors until then
 
     def tick(self, seconds: float) -> int:
         """Simulate ``seconds`` of traffic; returns how many requests were made."""
         now = self.clock()
-        count = self._poisson(self.rate * seconds)
+        rate = traffic(now) if self.rate is None else self.rate
+        count = self._poisson(rate * seconds)
         bad = now < self.bad_until
         error_rate = BAD_ERRORS if bad else CALM_ERRORS
         names = list(ENDPOINTS)

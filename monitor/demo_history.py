@@ -23,8 +23,9 @@ into its right edge. This module computes what those flushes would have left on 
   writing edge, ``demo_backfill.py``, adds them to the running store.
 
 Traffic follows a daily curve (quiet at 04:00 UTC, busy at 16:00), lower at weekends,
-with slow noise, and bends to the live shop's rate over the last two hours so that the
-live data joins it without a cliff.
+with slow noise (the curve is ``demo.traffic``, which the live shop follows too), and
+the noise fades out over the last two hours so that the live data joins it without a
+cliff.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from monitor.demo import (
     TRACEBACK_SHARE,
     TRACEBACKS,
     USERS,
+    traffic,
 )
 from monitor.deploys import Deploy
 
@@ -65,10 +67,9 @@ STACKS = ("web", "api")
 #: Of the deploys, the share that is bad, and how long a bad one hurts (seconds).
 BAD_SHARE = 0.25
 BAD_FOR = (180.0, 360.0)
-#: Weekend traffic relative to a weekday's; latency grows a little with load.
-WEEKEND = 0.65
+#: Latency grows a little with load: by (rate / RATE) to this power.
 LOAD_SLOWDOWN = 0.15
-#: The last this many seconds bend from the daily curve to the live rate.
+#: Over the last this many seconds the noise fades out: live data joins without a step.
 BLEND = 2 * HOUR
 #: Lines per second in ``monitor up``'s own log, and statsd bytes per request.
 MONITOR_LINES = 0.002
@@ -169,32 +170,17 @@ class Traffic:
         for _ in range(int((now + HOUR - self.origin) // self.KNOT) + 2):
             level = 0.8 * level + rng.gauss(0, 0.06)
             self.knots.append(level)
-        self.ratio = RATE / self._base(now)
+        self.ratio = traffic(now) / self._base(now)
         bad = sorted((d.deploy.when, d.deploy.when + d.bad_for) for d in deploys if d.bad_for)
         self.bad_starts = [b for b, _ in bad]
         self.bad_ends = [e for _, e in bad]
         self.deploy_times = sorted(d.deploy.when for d in deploys)
 
-    def _week(self, t: float) -> float:
-        def factor(day_start: float) -> float:
-            return WEEKEND if _weekday(day_start) >= 5 else 1.0
-
-        into = (t % DAY) / HOUR
-        today = factor(t)
-        if into < 3:
-            before = factor(t - DAY)
-            return before + (today - before) * (into + 3) / 6
-        if into > 21:
-            return today + (factor(t + DAY) - today) * (into - 21) / 6
-        return today
-
     def _base(self, t: float) -> float:
-        hour = (t % DAY) / HOUR
-        daily = 0.3 + 1.3 * math.pow((1 - math.cos(2 * math.pi * (hour - 4) / 24)) / 2, 1.5)
         x = (t - self.origin) / self.KNOT
         i = min(max(int(x), 0), len(self.knots) - 2)
         noise = self.knots[i] + (self.knots[i + 1] - self.knots[i]) * (x - i)
-        return RATE * daily * self._week(t) * math.exp(noise)
+        return traffic(t) * math.exp(noise)
 
     def rate(self, t: float) -> float:
         """Requests per second around ``t``: the curve, bent to the live rate near now."""

@@ -7,7 +7,7 @@ import io
 import random
 from pathlib import Path
 
-from monitor.demo import ENDPOINTS, Shop
+from monitor.demo import ENDPOINTS, Shop, traffic
 from monitor.deploys import Deploy
 from monitor.statsd import Client
 from tests.conftest import UdpListener
@@ -76,3 +76,18 @@ def test_a_traceback_goes_through_the_failing_endpoints_own_code() -> None:
     assert first_frame["cart"] == {'File "/srv/shop/cart.py", line 72, in add_item'}
     assert first_frame["checkout"] == {'File "/srv/shop/checkout.py", line 88, in pay'}
     assert all(f"/{endpoint}.py" in next(iter(frames)) for endpoint, frames in first_frame.items())
+
+
+def test_the_live_shop_follows_the_daily_curve_of_its_history() -> None:
+    wednesday = 1_796_774_400  # 2026-12-09 00:00 UTC
+    assert traffic(wednesday + 16 * 3600) > 3 * traffic(wednesday + 4 * 3600)
+    assert traffic(wednesday + 3 * 86400 + 16 * 3600) < traffic(wednesday + 16 * 3600)  # Sat
+    client = Client("127.0.0.1", 9)
+    counts = []
+    for hour in (4, 16):
+        shop = Shop(
+            client, io.StringIO(), random.Random(3), clock=lambda h=hour: wednesday + h * 3600
+        )
+        counts.append(sum(shop.tick(10.0) for _ in range(20)))
+    client.close()
+    assert counts[1] > 3 * counts[0]
