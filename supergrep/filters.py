@@ -7,6 +7,12 @@ or whose matching takes more than ``budget`` of every second, is switched off (t
 viewer is told why) instead of slowing the hub for everyone. Viewers with identical
 filters share one ``Matcher``, so each line is matched once per distinct filter.
 
+An include filter selects groups, not lines: a stack trace (lines sharing
+``Line.group``) is shown whole when any of its lines matches, so ``ERROR|Traceback``
+shows every frame of each trace. Lines of a group that have not matched yet are held
+(at most ``MAX_HELD`` per file) and sent when a later line of the group matches.
+Exclude patterns still hide single lines.
+
 Pure code: values in (lines, a clock), values out.
 """
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +34,11 @@ __all__ = ["FilterError", "FilterSpec", "Matcher", "SwitchedOff"]
 
 MAX_PATTERN = 1000
 MAX_PATTERNS = 20
+#: Lines of a group held back per file until one of the group matches (longer traces
+#: show their last ``MAX_HELD`` lines before the match).
+MAX_HELD = 500
+#: Files whose open group a matcher remembers.
+MAX_OPEN_GROUPS = 10_000
 
 
 class FilterError(ValueError):
@@ -104,6 +116,18 @@ class _Pattern:
 
 
 @dataclass
+class _OpenGroup:
+    """The group a file's last line is in, for one filter: matched yet, or held."""
+
+    head: int
+    matched: bool = False
+    held: list[Line] = field(default_factory=list)
+
+
+Groups = OrderedDict[tuple[str, str, str], _OpenGroup]
+
+
+@dataclass
 class Matcher:
     """Selects the lines a ``FilterSpec`` lets through, within a time budget.
 
@@ -124,6 +148,7 @@ class Matcher:
     _include: list[_Pattern] = field(default_factory=list)
     _exclude: list[_Pattern] = field(default_factory=list)
     _window_start: float = 0.0
+    _groups: Groups = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.spec.check()
@@ -139,16 +164,54 @@ class Matcher:
                 into.append(_Pattern(name, text, compiled.search, joined))
         self._window_start = self.clock()
 
-    def select(self, lines: Sequence[Line]) -> list[Line]:
-        """The lines this filter lets through. Patterns that blow their budget are
-        switched off here and listed in ``switched_off`` (drained with ``take_switched``)."""
+    def select(self, lines: Sequence[Line], groups: Groups | None = None) -> list[Line]:
+        """The lines this filter lets through, in order (held lines of a group that
+        matches now come first). ``groups`` is where open groups are remembered: the
+        matcher's own for live lines, a fresh one for a replay. Patterns that blow their
+        budget are switched off here and listed in ``switched_off`` (drained with
+        ``take_switched``)."""
         if not self._include and not self._exclude:
             return list(lines)
-        selected = list(lines)
-        if self._include:
-            selected = self._apply(selected, self._include, keep_matching=True)
-        if self._exclude and selected:
-            selected = self._apply(selected, self._exclude, keep_matching=False)
+        excluded = self._hits(lines, self._exclude)
+        included = self._hits(lines, self._include)
+        if included is None:  # no include pattern (left): lines, less the excluded
+            if excluded is None:
+                return list(lines)
+            return [line for line, out in zip(lines, excluded, strict=True) if not out]
+        return self._groups_matching(
+            lines, included, excluded, self._groups if groups is None else groups
+        )
+
+    @staticmethod
+    def _groups_matching(
+        lines: Sequence[Line], included: list[bool], excluded: list[bool] | None, groups: Groups
+    ) -> list[Line]:
+        selected: list[Line] = []
+        for i, line in enumerate(lines):
+            if excluded is not None and excluded[i]:
+                continue
+            if not line.group:  # not grouped: the line alone decides
+                if included[i]:
+                    selected.append(line)
+                continue
+            key = (line.stream, line.host, line.file)
+            group = groups.get(key)
+            if group is None or group.head != line.group:
+                group = groups[key] = _OpenGroup(line.group)
+                groups.move_to_end(key)
+                if len(groups) > MAX_OPEN_GROUPS:
+                    groups.popitem(last=False)
+            if group.matched:
+                selected.append(line)
+            elif included[i]:
+                group.matched = True
+                selected += group.held
+                group.held = []
+                selected.append(line)
+            else:  # held: a later line of its group may still match
+                group.held.append(line)
+                if len(group.held) > MAX_HELD:
+                    del group.held[0]
         return selected
 
     def take_switched(self) -> list[SwitchedOff]:
@@ -156,20 +219,14 @@ class Matcher:
         out, self.switched_off = self.switched_off, []
         return out
 
-    def _apply(
-        self, lines: list[Line], patterns: list[_Pattern], keep_matching: bool
-    ) -> list[Line]:
-        if len(patterns) == 1:
-            hit = self._run(patterns[0], lines)
-        else:
-            hit = [False] * len(lines)
-            for pattern in list(patterns):
-                hit = [a or b for a, b in zip(hit, self._run(pattern, lines), strict=True)]
-        if not patterns:  # every pattern of this box was switched off: no filtering
-            return lines
-        if keep_matching:
-            return [line for line, h in zip(lines, hit, strict=True) if h]
-        return [line for line, h in zip(lines, hit, strict=True) if not h]
+    def _hits(self, lines: Sequence[Line], patterns: list[_Pattern]) -> list[bool] | None:
+        """Whether each line matches any of ``patterns``; None when there is none (all
+        may have been switched off, then this box does not filter)."""
+        hit: list[bool] | None = None
+        for pattern in list(patterns):
+            found = self._run(pattern, list(lines))
+            hit = found if hit is None else [a or b for a, b in zip(hit, found, strict=True)]
+        return hit if patterns else None
 
     def _run(self, pattern: _Pattern, lines: list[Line]) -> list[bool]:
         """Whether each line matches; a line whose match timed out counts as matching

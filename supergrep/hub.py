@@ -6,6 +6,9 @@ gets the stream's next sequence number and goes into the stream's ring (the last
 a ``FilterSpec``; viewers with the same spec share one ``Matcher``, so a line is
 matched once per distinct filter, however many viewers use it.
 
+Stack traces stay whole: every line carries its group (``traces.py``), and a filter
+shows a group when any of its lines matches (``Matcher.select``).
+
 A viewer is a bounded queue. Publishing never waits for a viewer: when a viewer's queue
 is full (it reads too slowly), new lines for it are counted as dropped, per stream, and
 it receives a drop notice with the counts when it catches up. Memory per viewer is
@@ -23,13 +26,14 @@ import itertools
 import json
 import secrets
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from supergrep.filters import FilterSpec, Matcher
 from supergrep.lines import Line, encode_lines, encode_run
+from supergrep.traces import TraceGrouper
 
 __all__ = ["Hub", "UnknownStream", "Viewer"]
 
@@ -197,6 +201,7 @@ class Hub:
         #: Recent deploys (when the hub heard of them, the banner), so a viewer who
         #: arrives later sees them in its backfill.
         self._deploys: deque[tuple[float, dict[str, Any]]] = deque(maxlen=50)
+        self._traces = TraceGrouper()
 
     # -- streams --------------------------------------------------------------------
 
@@ -248,10 +253,11 @@ class Hub:
         s.counted += len(texts)
         s.hosts.add(host)
         flags = truncated if truncated is not None else itertools.repeat(False)
+        heads = self._traces.heads((stream, host, file), first, texts)
         new = tuple.__new__  # Line(...) without NamedTuple's Python-level __new__
         lines: list[Line] = [
-            new(Line, (stream, seq, when, host, file, text, cut))
-            for seq, text, cut in zip(itertools.count(first), texts, flags)
+            new(Line, (stream, seq, when, host, file, text, cut, head))
+            for seq, text, cut, head in zip(itertools.count(first), texts, flags, heads)
         ]
         s.ring.extend(lines)
         self._fan_out(stream, lines)
@@ -352,15 +358,19 @@ class Hub:
                     }
                 )
             start = max(0, last_seen + 1 - first_held)
-            return matcher.select(list(itertools.islice(ring, start, None)))
+            return matcher.select(list(itertools.islice(ring, start, None)), OrderedDict())
         if backfill <= 0:
             return []
         selected: list[Line] = []
-        # Walk back from the newest lines until enough match (bounded by the ring).
+        # Walk back from the newest lines until enough match (bounded by the ring), in
+        # windows that start where a group starts, so a trace is judged whole.
         end = len(ring)
         while end > 0 and len(selected) < backfill:
             start = max(0, end - max(backfill, 1000))
-            selected = matcher.select(list(itertools.islice(ring, start, end))) + selected
+            if ring[start].group:
+                start = max(0, min(start, ring[start].group - ring[0].seq))
+            window = list(itertools.islice(ring, start, end))
+            selected = matcher.select(window, OrderedDict()) + selected
             end = start
         return selected[-backfill:]
 
@@ -402,11 +412,13 @@ class Hub:
                 continue
             if encoded is None:
                 encoded = encode_run(lines)  # one publish: one stream, host, file, time
-            mine = (
-                encoded
-                if len(selected) == len(lines)
-                else [encoded[x.seq - first] for x in selected]
-            )
+            if len(selected) == len(lines) and selected[0] is lines[0]:
+                mine = encoded
+            else:  # a subset, maybe after held lines of a group from earlier batches
+                earlier = [x for x in selected if x.seq < first]
+                mine = encode_lines(earlier) + [
+                    encoded[x.seq - first] for x in selected[len(earlier) :]
+                ]
             for viewer_id in ids:
                 self._viewers[viewer_id].offer(selected, mine)
 

@@ -29,6 +29,9 @@ class Line(NamedTuple):
     file: str
     text: str
     truncated: bool = False
+    #: The ``seq`` of the first line of this line's group (a stack trace is one group,
+    #: see ``traces.py``); a line that starts a group has its own. 0: not grouped.
+    group: int = 0
 
 
 def encode_lines(lines: Sequence[Line]) -> list[str]:

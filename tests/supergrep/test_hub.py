@@ -10,9 +10,10 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supergrep.filters import FilterError, FilterSpec, Matcher
+from supergrep.filters import MAX_HELD, FilterError, FilterSpec, Matcher
 from supergrep.hub import Hub, UnknownStream, Viewer
 from supergrep.lines import Line, encode_lines
+from supergrep.traces import TraceGrouper
 
 
 class Clock:
@@ -250,3 +251,65 @@ def test_a_later_viewer_sees_deploys_in_place_in_its_backfill() -> None:
         "deploy web abc",
         "deploy web def",
     ]
+
+
+PY_TRACE = [
+    "ERROR demo-shop unhandled exception in search",
+    "Traceback (most recent call last):",
+    '  File "/srv/shop/search.py", line 120, in query',
+    "    hits = index.search(q, timeout=2)",
+    "shop.index.SearchTimeout: lamp",
+]
+JAVA_TRACE = [
+    "java.lang.IllegalStateException: closed",
+    "\tat com.shop.Cart.add(Cart.java:41)",
+    "Caused by: java.io.IOException: broken pipe",
+    "\t... 12 more",
+]
+
+
+def test_trace_groups_follow_the_page_s_rule_across_batches() -> None:
+    grouper = TraceGrouper()
+    key = ("s", "h", "f")
+    texts = ["GET / 200", *PY_TRACE, "GET /x 200", *JAVA_TRACE, "INFO done"]
+    heads = grouper.heads(key, 1, texts[:3]) + grouper.heads(key, 4, texts[3:])
+    assert heads == [1, 2, 2, 2, 2, 2, 7, 8, 8, 8, 8, 12]
+    # "module.Name: message" ends a trace only right after an indented frame
+    assert grouper.heads(("s", "h", "g"), 1, ["a", "shop.X: y"]) == [1, 2]
+    # another file's lines are their own groups
+    assert grouper.heads(("s", "h", "other"), 20, ["  indented first"]) == [20]
+
+
+@pytest.mark.parametrize(
+    "include",
+    [("ERROR|Traceback",), ("SearchTimeout",), ("search\\.py",), ("ERROR", "Traceback")],
+)
+def test_a_matching_trace_is_shown_whole_whichever_line_matches(include: tuple[str]) -> None:
+    hub = Hub(["s"])
+    viewer = Viewer()
+    hub.subscribe(hub.connect(viewer), ["s"], FilterSpec(include=include))
+    hub.publish("s", "h", "f", ["GET / 200", *PY_TRACE[:2]])  # a trace cut across reads
+    hub.publish("s", "h", "f", [*PY_TRACE[2:], "GET /x 200", "INFO all good"])
+    assert lines_of(take(viewer)) == PY_TRACE
+    # the same in a backfill, for a viewer who comes later
+    late = Viewer()
+    hub.subscribe(hub.connect(late), ["s"], FilterSpec(include=include), backfill=100)
+    assert lines_of(take(late)) == PY_TRACE
+
+
+def test_exclude_still_hides_single_lines_and_other_files_do_not_join() -> None:
+    hub = Hub(["s"])
+    viewer = Viewer()
+    hub.subscribe(hub.connect(viewer), ["s"], FilterSpec(include=("ERROR",), exclude=("File",)))
+    hub.publish("s", "h", "f", PY_TRACE[:3])
+    hub.publish("s", "h", "other", ["  File indented, but in another file"])
+    hub.publish("s", "h", "f", PY_TRACE[3:])
+    assert lines_of(take(viewer)) == [PY_TRACE[0], PY_TRACE[1], PY_TRACE[3], PY_TRACE[4]]
+
+
+def test_held_lines_are_bounded() -> None:
+    matcher = Matcher(FilterSpec(include=("BOOM",)))
+    trace = [Line("s", i, 0.0, "h", "f", "  frame", group=1) for i in range(1, 2001)]
+    ending = Line("s", 2001, 0.0, "h", "f", "x.BOOM: at last", group=1)
+    assert len(matcher.select(trace)) == 0
+    assert len(matcher.select([ending])) == MAX_HELD + 1
