@@ -188,10 +188,25 @@
     return marks;
   }
 
-  function stack(series) {
-    const totals = series.length ? series[0].map(() => 0) : [];
-    return series.map((values) => values.map((v, i) =>
-      (v === null || v === undefined ? null : (totals[i] += v))));
+  // Running totals for a stacked panel; series with different ``groups`` (now, and the
+  // compare overlay) are stacked apart.
+  function stack(series, groups) {
+    const totals = new Map();
+    return series.map((values, k) => {
+      if (!totals.has(groups[k])) totals.set(groups[k], values.map(() => 0));
+      const sums = totals.get(groups[k]);
+      return values.map((v, i) => (v === null || v === undefined ? null : (sums[i] += v)));
+    });
+  }
+
+  // A stacked area fills between a series and the one below it in its stack (uPlot
+  // bands), not down to zero: overlapping fills would mix colours and hide the parts.
+  function stackBands(groups) {
+    const bands = [];
+    groups.forEach((g, k) => {
+      if (k > 0 && groups[k - 1] === g) bands.push({series: [k + 1, k]});
+    });
+    return bands;
   }
 
   function panelMarks(panel, marks) {
@@ -255,14 +270,15 @@
   const SUFFIX = {percent: "%", ms: " ms", s: " s", bytes: " B", bits: " b",
                   reqps: " req/s", ops: " ops/s"};
 
-  // A value as a person reads it: whole numbers without decimals (a count is "2", not
-  // "2.00"), others with the panel's decimals or as many as their size needs.
+  // A value as a person reads it: the panel's decimals if it sets them; none when all
+  // its values are whole (a count is "2", not "2.00"); else as many as the size needs.
+  // ``panel`` may be a unit ({unit, decimals, integral}) as well as a panel.
   function format(value, panel, decimals) {
     if (value === null || value === undefined) return "–";
     let places = decimals ?? panel.decimals;
     if (places === undefined) {
       const size = Math.abs(value);
-      places = Number.isInteger(value) || size >= 100 ? 0 : size >= 10 ? 1 : 2;
+      places = panel.integral || size >= 100 ? 0 : size >= 10 ? 1 : 2;
     }
     const text = value.toLocaleString("en-US", {minimumFractionDigits: places,
                                                 maximumFractionDigits: places});
@@ -272,7 +288,10 @@
   // Tick labels with just the decimals their spacing needs, so no two read the same.
   function tickLabels(unit) {
     return (u, ticks, axisIdx, space, incr) => {
-      const places = Math.max(0, Math.min(6, -Math.floor(Math.log10(incr || 1) + 1e-9)));
+      let places = 0; // as many as the spacing has (2.5 -> 1, 0.25 -> 2)
+      while (places < 6 && Math.abs(incr * 10 ** places - Math.round(incr * 10 ** places)) > 1e-6) {
+        places += 1;
+      }
       return ticks.map((t) => format(t, {unit: unit.unit}, places));
     };
   }
@@ -369,9 +388,14 @@
       return xs.map((x) => (byTs.has(x) ? byTs.get(x) : null));
     });
     const hasData = ys.map((v) => v.some((x) => x !== null && x !== undefined));
+    // Whole numbers everywhere (counts): shown without decimals, but for averages.
+    const wholeIn = (idxs) => idxs.every((i) => ys[i].every((x) => x === null || x === undefined
+                                                                  || Number.isInteger(x)));
+    const shownAs = Object.assign({}, panel, {integral: wholeIn(ys.map((v, i) => i))});
+    const average = Object.assign({}, shownAs, {integral: false});
     if (panel.kind === "single") {
       const stat = summary(ys[0]);
-      const big = el("div", {class: "single-value", text: format(stat.current, panel)});
+      const big = el("div", {class: "single-value", text: format(stat.current, shownAs)});
       big.dataset.value = stat.current === null ? "" : String(stat.current);
       body.replaceChildren(big);
       box.dataset.state = "drawn";
@@ -385,8 +409,9 @@
         if (!hasData[i]) return; // a series with no point in the range is no row of "–"
         const stat = summary(values);
         table.append(el("tr", {}, el("td", {text: labels[i]}),
-          el("td", {text: format(stat.current, panel)}), el("td", {text: format(stat.min, panel)}),
-          el("td", {text: format(stat.max, panel)}), el("td", {text: format(stat.avg, panel)})));
+          el("td", {text: format(stat.current, shownAs)}),
+          el("td", {text: format(stat.min, shownAs)}), el("td", {text: format(stat.max, shownAs)}),
+          el("td", {text: format(stat.avg, average)})));
       });
       body.replaceChildren(table);
       box.dataset.state = "drawn";
@@ -397,18 +422,19 @@
     const infinite = infiniteMarks(series, labels, colors);
     const plotted = series.map((s, i) => i).filter((i) => !isInfinite(series[i]));
     const raw = plotted.map((i) => ys[i]); // each series' own values: legend and hover
-    const drawn = panel.kind === "stacked" ? stack(raw) : raw;
+    const groups = plotted.map((i) => (series[i].compare ? "compare" : "now"));
+    const drawn = panel.kind === "stacked" ? stack(raw, groups) : raw;
     const layer = el("div", {class: "deploy-layer"});
     const ownMarks = panelMarks(panel, marks).concat(infinite);
     const y = panel.y || {};
     const y2 = panel.y2 || {};
-    const leftUnit = {unit: y.unit || panel.unit, decimals: panel.decimals};
-    const rightUnit = {unit: y2.unit || panel.unit, decimals: panel.decimals};
+    const leftUnit = {unit: y.unit || panel.unit, decimals: panel.decimals,
+                      integral: wholeIn(plotted.filter((i) => !series[i].right))};
+    const rightUnit = {unit: y2.unit || panel.unit, decimals: panel.decimals,
+                       integral: wholeIn(plotted.filter((i) => series[i].right))};
     const hasRight = plotted.some((i) => series[i].right);
     // Counts get whole-number ticks (no "2, 2, 1, 1, 0" from rounding halves).
-    const whole = (side) => panel.decimals === 0 || plotted
-      .filter((i) => Boolean(series[i].right) === side)
-      .every((i) => ys[i].every((v) => v === null || Number.isInteger(v)));
+    const whole = (side) => panel.decimals === 0 || (side ? rightUnit : leftUnit).integral;
     // The page says what it drew (ticks, x range, cursor) in data-* attributes: a person
     // reads the canvas, a test reads these.
     const yAxis = (unit, side) => Object.assign({size: axisSize, values: (u, ...rest) => {
@@ -445,13 +471,17 @@
         y: {distr: y.log ? 3 : 1, range: yRange(y)},
       }, hasRight ? {y2: {distr: y2.log ? 3 : 1, range: yRange(y2)}} : {}),
       axes,
+      bands: panel.kind === "stacked" ? stackBands(groups) : undefined,
       // One legend a panel: uPlot's (live values under the cursor), or the value table.
       legend: {show: legendShown && !columns.length},
       series: [{value: (u, ts) => (ts === null || ts === undefined ? "latest" : fmtTime(ts))}]
         .concat(plotted.map((i, k) => ({
           label: labels[i], stroke: colors[i], scale: series[i].right ? "y2" : "y",
-          fill: ["area", "stacked"].includes(panel.kind) ? colors[i] + "33" : undefined,
+          fill: series[i].compare ? undefined
+            : panel.kind === "bars" ? colors[i] + "b3"
+            : ["area", "stacked"].includes(panel.kind) ? colors[i] + "40" : undefined,
           paths: panel.kind === "bars" ? bucketBars(k, plotted.length, step) : undefined,
+          points: panel.kind === "bars" ? {show: false} : undefined,
           dash: series[i].compare ? [6, 4] : undefined,
           // the value under the cursor is the series' own, never the stacked height
           value: ownValue(k, series[i].right),
@@ -538,7 +568,9 @@
       table.append(el("tr", {}, el("td", {}, swatch, el("span", {text: labels[i]})),
         el("td", {class: "num at-cursor", "data-k": String(k)}),
         ...columns.map((c) => el("td", {class: "num", "data-column": c,
-                                        text: format(stat[c], unit)}))));
+                                        text: format(stat[c], c === "avg"
+                                          ? Object.assign({}, unit, {integral: false})
+                                          : unit)}))));
     });
     return table;
   }
