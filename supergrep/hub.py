@@ -87,6 +87,12 @@ class Viewer:
             self.dropped.update(line.stream for line in lines[max(fits, 0) :])
         self.wake()
 
+    def discard_lines(self) -> None:
+        """Forget the lines (and drop counts) queued so far; notices stay."""
+        self.queue = deque(item for item in self.queue if isinstance(item, _Notice))
+        self.queued_lines = self.queued_bytes = 0
+        self.dropped = Counter()
+
     def notify(self, message: dict[str, Any]) -> None:
         """Queue a notice (error, switched-off filter, gap, deploy…): sent before lines."""
         self.notices.append(message)
@@ -297,11 +303,15 @@ class Hub:
         backfill: int = 0,
         resume: dict[str, int] | None = None,
         epoch: str = "",
+        marker: dict[str, Any] | None = None,
     ) -> None:
         """Replace the viewer's subscription. Raises ``FilterError`` or ``UnknownStream``
-        before changing anything. Queues the backfill (the last ``backfill`` matching
-        lines of each stream) or, with ``resume`` from this ``epoch``, every line after
-        the last sequence numbers seen, with a gap notice where the ring lost some."""
+        before changing anything. Lines still queued for the old subscription are
+        discarded (the old filter chose them), then ``marker`` (the ``subscribed``
+        message) is queued, so the viewer knows where the new view starts. Then the
+        backfill (the last ``backfill`` matching lines of each stream) or, with
+        ``resume`` from this ``epoch``, every line after the last sequence numbers seen,
+        with a gap notice where the ring lost some."""
         for name in streams:
             if name not in self._streams:
                 raise UnknownStream(name)
@@ -309,6 +319,9 @@ class Hub:
         matcher = group.matcher if group is not None else self._new_matcher(spec)
         viewer = self._viewers[viewer_id]
         self._unsubscribe(viewer_id)
+        viewer.discard_lines()
+        if marker is not None:
+            viewer.place(marker)
         if spec not in self._groups:
             self._groups[spec] = _Group(matcher)
         for name in streams:

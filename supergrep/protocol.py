@@ -68,6 +68,9 @@ class Subscribe:
     backfill: int = 0
     resume: dict[str, int] | None = None
     epoch: str = ""
+    #: The viewer's number for this subscription, echoed in ``subscribed``: lines that
+    #: arrive before it were chosen by an earlier subscription.
+    id: int = 0
 
 
 def _object(text: str | bytes) -> dict[str, Any]:
@@ -140,6 +143,7 @@ def parse_viewer(text: str | bytes) -> Auth | Subscribe:
         backfill=_int(message, "backfill", 0, MAX_BACKFILL),
         resume=resume,
         epoch=epoch,
+        id=_int(message, "id", 0, 2**53),
     )
 
 

@@ -476,15 +476,14 @@ async def _serve_viewer(
                     backfill=parsed.backfill,
                     resume=parsed.resume,
                     epoch=parsed.epoch,
-                )
-                viewer.notify(
-                    {
+                    marker={
                         "type": "subscribed",
+                        "id": parsed.id,
                         "streams": list(parsed.streams),
                         "include": list(parsed.spec.include),
                         "exclude": list(parsed.spec.exclude),
                         "ignore_case": parsed.spec.ignore_case,
-                    }
+                    },
                 )
             except ProtocolError as exc:
                 viewer.notify(exc.to_json())

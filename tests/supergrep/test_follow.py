@@ -186,3 +186,41 @@ def test_only_a_user_scrolling_up_leaves_follow_mode(stack: Stack, browser: Any)
         stop.set()
         writer.join()
         page.close()
+
+
+ORDER = """() => [...document.querySelectorAll("#log .line")].map((row) => {
+  const key = row.dataset.key || "";
+  return [row.querySelector(".text").textContent, Number(key.split(":").pop())];
+})"""
+
+
+@pytest.mark.timeout(120)
+def test_a_filter_change_replaces_the_view(stack: Stack, browser: Any) -> None:
+    page = _open(browser, f"{stack.url}/supergrep?streams=burst&keep=5000")
+    stop = threading.Event()
+    writer = threading.Thread(target=_burst, args=(stack, stop))
+    writer.start()
+    try:
+        expect(page.locator("#log .line").first).to_be_visible(timeout=WAIT)
+        for pattern in ("SearchTimeout", "upstream", "Traceback"):
+            page.fill("#include", pattern)
+            page.locator("#include").dispatch_event("change")
+            time.sleep(1.5 * UNIT)  # lines keep coming under the new filter
+            rows = page.evaluate(ORDER)
+            assert rows
+            # every line shown is of the new view: it matches, or is in a trace that does
+            groups = "".join(text + "\\n" for text, _ in rows)
+            if pattern == "upstream":
+                assert all("upstream" in text for text, _ in rows), rows[:5]
+            else:
+                assert pattern in groups
+                assert all("upstream" not in text for text, _ in rows), [
+                    t for t, _ in rows if "upstream" in t
+                ][:3]
+            # and in order
+            seqs = [seq for _, seq in rows]
+            assert seqs == sorted(seqs), seqs[:20]
+    finally:
+        stop.set()
+        writer.join()
+        page.close()

@@ -313,3 +313,17 @@ def test_held_lines_are_bounded() -> None:
     ending = Line("s", 2001, 0.0, "h", "f", "x.BOOM: at last", group=1)
     assert len(matcher.select(trace)) == 0
     assert len(matcher.select([ending])) == MAX_HELD + 1
+
+
+def test_a_new_subscription_drops_what_the_old_filter_chose_and_marks_its_start() -> None:
+    hub = Hub(["s"])
+    viewer = Viewer()
+    viewer_id = hub.connect(viewer)
+    hub.subscribe(viewer_id, ["s"], FilterSpec())
+    hub.publish("s", "h", "f", ["GET / 200", "ERROR one"])  # queued, not sent yet
+    hub.subscribe(viewer_id, ["s"], FilterSpec(include=("ERROR",)), backfill=10,
+                  marker={"type": "subscribed", "id": 2})  # fmt: skip
+    hub.publish("s", "h", "f", ["GET /x 200", "ERROR two"])
+    messages = take(viewer)
+    assert messages[0] == {"type": "subscribed", "id": 2}
+    assert lines_of(messages) == ["ERROR one", "ERROR two"]  # the backfill, then live

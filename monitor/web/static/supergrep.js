@@ -143,6 +143,11 @@
     });
   }
 
+  // Each subscription is numbered; until the hub's "subscribed" with our number arrives,
+  // lines in flight were chosen by the previous filter and are not shown.
+  let subscription = 0;
+  let awaiting = 0;
+
   function subscribe(first) {
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     if (first && target && target.epoch && target.epoch !== epoch) {
@@ -157,8 +162,11 @@
       lastEntry = null;
       linesShown = 0;
     }
+    subscription += 1;
+    awaiting = subscription;
     const message = {
       type: "subscribe",
+      id: subscription,
       streams: [...state.streams],
       include: patterns(state.include),
       exclude: patterns(state.exclude),
@@ -198,13 +206,18 @@
         if (resuming) notice("info", "Reconnected; resumed from the last line shown.");
         break;
       }
+      case "subscribed":
+        if (message.id === awaiting) awaiting = 0;
+        break;
       case "lines":
+        if (awaiting) break; // chosen by the filter before the change
         for (const line of message.lines) {
           lastSeq[line.stream] = line.seq;
           enqueue({ kind: "line", line });
         }
         break;
       case "dropped": {
+        if (awaiting) break;
         const which = Object.entries(message.streams).map(([s, n]) => `${n} from ${s}`).join(", ");
         enqueue({ kind: "notice", level: "drop",
           text: `${message.count} lines dropped: this page read too slowly (${which}).` });
