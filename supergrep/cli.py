@@ -75,13 +75,26 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("stream", help="stream name(s), comma-separated")
     tail.add_argument("pattern", nargs="?", help="show only lines matching this regex")
     tail.add_argument(
-        "--server", default=os.environ.get("SUPERGREP_SERVER", "http://127.0.0.1:8080")
+        "--server",
+        default=os.environ.get("SUPERGREP_SERVER", "http://127.0.0.1:8080"),
+        help="the hub: `monitor up` or `supergrep serve`, as http(s)://HOST:PORT"
+        " (default: $SUPERGREP_SERVER, else %(default)s)",
     )
     tail.add_argument("--exclude", "-v", action="append", default=[], help="hide matching lines")
     tail.add_argument("-i", "--ignore-case", action="store_true")
     tail.add_argument("--backfill", "-n", type=int, default=10, help="recent lines to show first")
-    tail.add_argument("--token", default=os.environ.get("SUPERGREP_TOKEN", ""))
-    tail.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    tail.add_argument(
+        "--token", default=os.environ.get("SUPERGREP_TOKEN", ""),
+        help="the hub's token, if it has one ($SUPERGREP_TOKEN)",
+    )  # fmt: skip
+    tail.add_argument(
+        "--color", choices=["auto", "always", "never"], default="auto",
+        help="colour hosts and deploy banners (auto: on a terminal)",
+    )  # fmt: skip
+    tail.add_argument(
+        "--timeout", type=float, default=5.0,
+        help="seconds to wait for the hub to answer (default: %(default)s)",
+    )  # fmt: skip
     return parser
 
 
@@ -192,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         backfill=args.backfill,
         token=args.token,
         colour=colour,
+        timeout=args.timeout,
     )
     return _until_signalled(lambda stop: run_tail(options, stop))
 

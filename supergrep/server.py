@@ -497,12 +497,13 @@ async def _serve_viewer(
                     }
                 )
             except UnknownStream as exc:
+                known = ", ".join(s["name"] for s in service.hub.stream_info()) or "none"
                 viewer.notify(
                     {
                         "type": "error",
                         "code": "unknown_stream",
                         "field": "streams",
-                        "message": str(exc),
+                        "message": f"{exc}; the streams here: {known}",
                     }
                 )
     finally:

@@ -2,9 +2,11 @@
 
 The same protocol as the browser page, on the ``websockets`` client: subscribe to one
 or more streams with include/exclude patterns, print lines as ``host stream | text``
-with a stable colour per host (only on a terminal), and show the hub's notices (drops,
-gaps, switched-off filters, errors) on stderr. Reconnects and resumes from the last
-line seen, so a hub restart or a network blip shows as a notice, not as lost lines.
+with a stable colour per host (only on a terminal), deploys as banners in the stream
+where they happened (as on the page), and the hub's notices (drops, gaps, switched-off
+filters, errors) on stderr. Reconnects and resumes from the last line seen, so a hub
+restart or a network blip shows as a notice, not as lost lines; a hub that cannot be
+reached at all, or does not answer, is an error within ``timeout`` seconds.
 
 Control characters in log text (ANSI escapes, carriage returns) are made visible
 instead of being sent to the terminal: a log line must not be able to repaint it.
@@ -16,13 +18,14 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import websockets
 
-__all__ = ["TailOptions", "format_line", "run_tail"]
+__all__ = ["TailOptions", "format_deploy", "format_line", "run_tail"]
 
 COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
 _CONTROL = {c: f"\\x{c:02x}" for c in range(32) if c != 9} | {127: "\\x7f"}
@@ -40,6 +43,8 @@ class TailOptions:
     backfill: int = 10
     token: str = ""
     colour: bool = False
+    #: Seconds to wait for the hub to accept and greet us.
+    timeout: float = 5.0
 
 
 def format_line(line: dict[str, Any], colour: bool) -> str:
@@ -51,6 +56,27 @@ def format_line(line: dict[str, Any], colour: bool) -> str:
         code = COLOURS[zlib.crc32(host.encode()) % len(COLOURS)]
         label = f"\x1b[{code}m{label}\x1b[0m"
     return f"{label} | {text}" + (" [truncated]" if line.get("truncated") else "")
+
+
+def format_deploy(message: dict[str, Any], colour: bool) -> str:
+    """A deploy banner: what, who, sha, when (UTC) and the link, on one line."""
+    when = message.get("when")
+    stamp = (
+        time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(when)))
+        if isinstance(when, int | float)
+        else ""
+    )
+    parts = [str(message.get("what") or "deploy")]
+    if message.get("who"):
+        parts.append(f"by {message['who']}")
+    if message.get("sha"):
+        parts.append(f"sha {message['sha']}")
+    if stamp:
+        parts.append(f"at {stamp}")
+    if message.get("url"):
+        parts.append(str(message["url"]))
+    text = f"=== {' '.join(parts)} ===".translate(_CONTROL)
+    return f"\x1b[1;30;43m{text}\x1b[0m" if colour else text
 
 
 def _ws_url(server: str) -> str:
@@ -76,9 +102,19 @@ async def run_tail(
     last: dict[str, int] = {}
     epoch = ""
     delay = 0.5
+    reached = False  # once the hub has answered, its absence is an outage: reconnect
     while not stop.is_set():
         try:
-            async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+            async with websockets.connect(
+                url, additional_headers=headers, max_size=None, open_timeout=options.timeout
+            ) as ws:
+                hello = json.loads(await asyncio.wait_for(ws.recv(), options.timeout))
+                if hello.get("type") != "hello":
+                    raise websockets.InvalidMessage(f"expected hello, got {hello.get('type')!r}")
+                if epoch and hello["epoch"] != epoch:
+                    last = {}  # a new hub run: its numbers start again
+                epoch = hello["epoch"]
+                reached = True
                 delay = 0.5
                 subscribe: dict[str, Any] = {
                     "type": "subscribe",
@@ -104,11 +140,7 @@ async def run_tail(
                         message = json.loads(reading.result())
                         reading = asyncio.ensure_future(ws.recv())
                         kind = message.get("type")
-                        if kind == "hello":
-                            if epoch and message["epoch"] != epoch:
-                                last = {}  # a new hub run: its numbers start again
-                            epoch = message["epoch"]
-                        elif kind == "lines":
+                        if kind == "lines":
                             for line in message["lines"]:
                                 last[line["stream"]] = line["seq"]
                                 print(format_line(line, options.colour), file=out)
@@ -117,6 +149,9 @@ async def run_tail(
                             print(f"supergrep: {message['message']}", file=err)
                             if message.get("code") in ("bad_filter", "unknown_stream"):
                                 return 2
+                        elif kind == "deploy":
+                            print(format_deploy(message, options.colour), file=out)
+                            out.flush()
                         elif kind in ("dropped", "gap", "filter_off"):
                             print(f"supergrep: {_describe(message)}", file=err)
                 finally:
@@ -125,8 +160,18 @@ async def run_tail(
         except websockets.InvalidStatus as exc:
             print(f"supergrep: {url}: refused: HTTP {exc.response.status_code}", file=err)
             return 2
-        except (OSError, websockets.WebSocketException) as exc:
-            print(f"supergrep: {url}: {exc}; reconnecting in {delay:.1f} s", file=err)
+        except (OSError, websockets.WebSocketException, ValueError) as exc:
+            silent = isinstance(exc, TimeoutError) or not str(exc)
+            why = f"no answer within {options.timeout:g} s" if silent else str(exc)
+            if not reached:
+                print(
+                    f"supergrep: cannot reach a hub at {url}: {why} (is `monitor up` or"
+                    " `supergrep serve` running there? --server or $SUPERGREP_SERVER"
+                    " names it)",
+                    file=err,
+                )
+                return 2
+            print(f"supergrep: {url}: {why}; reconnecting in {delay:.1f} s", file=err)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, 5.0)
