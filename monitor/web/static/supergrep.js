@@ -335,6 +335,16 @@
   let dragging = false; // a pointer is held down on the log (its scrollbar, a selection)
   const userScrolls = () => { gestureUntil = performance.now() + 500; };
 
+  // Enough entries to fill a tall window, so the newest chunk alone covers the view.
+  const CHUNK_LINES = 80;
+
+  function newChunk() {
+    const chunk = document.createElement("div");
+    chunk.className = "chunk";
+    chunk.lineCount = 0;
+    return chunk;
+  }
+
   function render() {
     frameRequested = false;
     const follow = following && !target;
@@ -342,11 +352,10 @@
     renderQueue = [];
     // Only the last `keep` lines can stay on the page: skip building the rest.
     const start = Math.max(0, items.length - state.keep);
-    // One chunk per frame: chunks off screen skip layout and paint (content-visibility),
-    // and trimming removes whole chunks.
-    const chunk = document.createElement("div");
-    chunk.className = "chunk";
-    chunk.lineCount = 0;
+    // Chunks of at most CHUNK_LINES entries: chunks off screen skip layout and paint
+    // (content-visibility), so in a burst only the newest chunk, the one at the bottom,
+    // is laid out; trimming removes whole chunks.
+    let chunk = newChunk();
     for (let i = start; i < items.length; i++) {
       const item = items[i];
       if (item.kind === "line") {
@@ -361,6 +370,10 @@
       } else {
         chunk.append(noticeRow(item.level, item.text));
         lastEntry = null;
+      }
+      if (chunk.childElementCount >= CHUNK_LINES && i < items.length - 1) {
+        log.append(chunk);
+        chunk = newChunk();
       }
     }
     if (chunk.firstChild) log.append(chunk);
