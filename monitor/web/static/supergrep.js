@@ -371,7 +371,9 @@
         chunk.append(noticeRow(item.level, item.text));
         lastEntry = null;
       }
-      if (chunk.childElementCount >= CHUNK_LINES && i < items.length - 1) {
+      // The newest chunk keeps at least CHUNK_LINES entries: it alone fills the view, so
+      // the never-drawn chunks above it (their height a guess) stay off screen.
+      if (chunk.childElementCount >= CHUNK_LINES && items.length - 1 - i >= CHUNK_LINES) {
         log.append(chunk);
         chunk = newChunk();
       }
