@@ -383,9 +383,18 @@
     const colors = series.map((s, i) =>
       (series.length === ordered.length && ordered[i].color) || PALETTE[i % PALETTE.length]);
     const xs = series[0].datapoints.map((p) => p[1]);
+    // Every series on the first one's time slots. A series with another step (the
+    // compare overlay may come from a coarser archive) holds each value over its own
+    // interval: a 10-minute point covers the ten minutes of 10-second slots after it.
     const ys = series.map((s) => {
-      const byTs = new Map(s.datapoints.map(([v, ts]) => [ts, v]));
-      return xs.map((x) => (byTs.has(x) ? byTs.get(x) : null));
+      const points = s.datapoints;
+      if (!points.length) return xs.map(() => null);
+      const first = points[0][1];
+      const step = points.length > 1 ? points[1][1] - first : Infinity;
+      return xs.map((x) => {
+        const k = step === Infinity ? (x >= first ? 0 : -1) : Math.floor((x - first) / step);
+        return k >= 0 && k < points.length ? points[k][0] : null;
+      });
     });
     const hasData = ys.map((v) => v.some((x) => x !== null && x !== undefined));
     // Whole numbers everywhere (counts): shown without decimals, but for averages.

@@ -99,6 +99,8 @@ NUMBERS = {
         {"id": "perday", "title": "per day", "kind": "bars",
          "targets": ["summarize(deploys.api.production,'1d','sum')"]},
         {"id": "zero", "title": "all zero", "targets": ["test.zero"]},
+        {"id": "weekago", "title": "compare with a coarser archive", "compare": "7d",
+         "targets": [{"target": "test.week.requests", "alias": "week"}]},
     ]}],
 }  # fmt: skip
 
@@ -143,6 +145,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     long_ago = now - 3 * 86400
     points += [("deploys.api.production", 1.0, long_ago), ("test.old.requests", 5.0, long_ago)]
     points += [("test.zero", 0.0, ts) for ts in range(now - 7200, now, 10)]
+    # now at 10 s, a week ago at 10 min (the week-old points live in the coarse archive)
+    points += [("test.week.requests", 5.0, ts) for ts in range(now - 7200, now, 10)]
+    week = now - 7 * 86400
+    points += [("test.week.requests", float(i), ts)
+               for i, ts in enumerate(range(week - 7200 - week % 600, week, 600))]  # fmt: skip
     store.add(points)
     store.stop()
     boards = data / "dashboards"
@@ -617,3 +624,14 @@ def test_a_second_file_with_a_taken_id_is_refused_visibly(site: Site, browser: A
         assert spec["spec"]["title"] == "Browser test"
     finally:
         impostor.unlink()
+
+
+def test_a_compare_overlay_from_a_coarser_archive_is_drawn(site: Site, browser: Any) -> None:
+    page = _open(browser, f"{site.url}/dashboards/numbers")
+    rows = page.locator("[data-panel=weekago] .u-legend tr.u-series").all()[1:]
+    shown = {r.locator("th").inner_text().strip(): r.locator("td").inner_text() for r in rows}
+    api = _api(site, "timeShift(test.week.requests,'7d')", "from=-2h")
+    last = _values(api, api[0]["target"])[-1]
+    assert shown["week"] == "5"
+    assert _reads(shown["week 7d ago"], last), (shown, last)
+    page.close()
