@@ -628,10 +628,18 @@ def test_a_second_file_with_a_taken_id_is_refused_visibly(site: Site, browser: A
 
 def test_a_compare_overlay_from_a_coarser_archive_is_drawn(site: Site, browser: Any) -> None:
     page = _open(browser, f"{site.url}/dashboards/numbers")
-    rows = page.locator("[data-panel=weekago] .u-legend tr.u-series").all()[1:]
-    shown = {r.locator("th").inner_text().strip(): r.locator("td").inner_text() for r in rows}
+    panel = page.locator("[data-panel=weekago]")
+    panel.scroll_into_view_if_needed()
     api = _api(site, "timeShift(test.week.requests,'7d')", "from=-2h")
-    last = _values(api, api[0]["target"])[-1]
-    assert shown["week"] == "5"
-    assert _reads(shown["week 7d ago"], last), (shown, last)
+    points = api[0]["datapoints"]
+    for share in (0.3, 0.55, 0.8):  # anywhere, not only where the timestamps coincide
+        over = panel.locator(".u-over").bounding_box()
+        page.mouse.move(over["x"] + over["width"] * share, over["y"] + over["height"] / 2)
+        expect(panel).not_to_have_attribute("data-cursor", "")
+        ts = int(panel.get_attribute("data-cursor") or 0)
+        held = [v for v, t in points if t <= ts][-1]  # the 10-minute point covering ts
+        rows = panel.locator(".u-legend tr.u-series").all()[1:]
+        shown = {r.locator("th").inner_text().strip(): r.locator("td").inner_text() for r in rows}
+        assert shown["week"] == "5"
+        assert _reads(shown["week 7d ago"], held), (share, shown, held)
     page.close()
