@@ -285,7 +285,8 @@ async def _start_demo(
     events: EventStore,
 ) -> Callable[[], Awaitable[None]]:
     """Start the simulated shop against this stack; returns its stop. On the first
-    start, its history is written first (in a thread: the stack serves meanwhile)."""
+    start, its history is written meanwhile (in a thread: the stack serves, the shop
+    runs)."""
     udp = statsd.bound.udp
     carbon = [(h, p) for kind, h, p in receiver.bound if kind == "tcp"]
     if not udp or not carbon:
@@ -294,19 +295,23 @@ async def _start_demo(
     cancel = threading.Event()
 
     async def demo() -> None:
-        await _demo_history(config, store, events, cancel)
-        if stop.is_set():
-            return
-        await run_demo(
-            stop,
-            statsd=(_local(udp[0][0]), udp[0][1]),
-            graphite=url,
-            carbon=(_local(carbon[0][0]), carbon[0][1]),
-            log_path=config.data_dir / DEMO_LOG,
-            deploy_every=config.demo.deploy_every,
-            first_deploy=config.demo.first_deploy,
-            token=config.http.token,
-        )
+        # The shop goes live at once, beside its history being written: the history
+        # ends where live data starts, with no gap for the seconds the writing takes.
+        history = asyncio.create_task(_demo_history(config, store, events, cancel))
+        try:
+            await run_demo(
+                stop,
+                statsd=(_local(udp[0][0]), udp[0][1]),
+                graphite=url,
+                carbon=(_local(carbon[0][0]), carbon[0][1]),
+                log_path=config.data_dir / DEMO_LOG,
+                deploy_every=config.demo.deploy_every,
+                first_deploy=config.demo.first_deploy,
+                token=config.http.token,
+            )
+        finally:
+            cancel.set()
+            await history
 
     task = asyncio.create_task(demo())
 
