@@ -5,8 +5,8 @@ first, as on a first ``make run``), on ports of its own, lets the live demo run 
 ``--settle`` seconds, then opens each dashboard in ``dashboards/`` at its default range
 in Debian's Chromium and saves a full-page PNG to ``docs/images/dashboard-<id>.png``
 (the app overview also as ``docs/images/dashboard.png``, the README's picture) and the
-supergrep page, less the successful requests, to ``docs/images/supergrep.png``. Look at every picture before calling a
-change to the pages done.
+supergrep page, less the successful requests, to ``docs/images/supergrep.png``. Look
+at every picture before calling a change to the pages done.
 
     .venv/bin/python bench/screenshots.py [--settle 30] [--out docs/images]
 """
