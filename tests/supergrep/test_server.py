@@ -76,7 +76,7 @@ async def test_errors_say_what_is_wrong_and_the_connection_stays(tmp_path: Path)
             "type": "error",
             "code": "unknown_stream",
             "field": "streams",
-            "message": "unknown stream 'nope'",
+            "message": "unknown stream 'nope'; the streams here: app",
         }
         assert errors[2]["field"] == "backfill"
         assert errors[3]["message"].startswith("not JSON")
