@@ -28,6 +28,7 @@ file-to-screen p50/p99, and how many follow checks failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import statistics
@@ -36,9 +37,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,6 +144,29 @@ FOLLOWING = """() => {
 }"""
 
 
+@contextlib.contextmanager
+def instrumented_page(command: list[str], url: str) -> Iterator[Page]:
+    """Start the server (``command``, which prints a line once it is up), open ``url``
+    in Debian's Chromium with the frame and long-task instruments; stop both after."""
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert server.stdout is not None
+    server.stdout.readline()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"]
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+            page.goto(url)
+            page.wait_for_selector("#status.up")
+            page.evaluate(INSTRUMENTS)
+            yield page
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def burst(rate: int, seconds: int) -> None:
     """The incident: an error burst with tracebacks and deploy banners (see above)."""
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -150,52 +175,35 @@ def burst(rate: int, seconds: int) -> None:
         log.write_text("")
         (tmp / "monitor.toml").write_text(f'[supergrep.streams.burst]\npaths = ["{log}"]\n')
         port = free_port()
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/monitor"), "up", "--config", str(tmp / "monitor.toml"),
-             "--data-dir", str(tmp), "--set", f"http.port={port}", "--set", "statsd.port=0",
-             "--set", "statsd.mgmt_port=0", "--set", "carbon.port=0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        assert server.stdout is not None
-        server.stdout.readline()
         url = f"http://127.0.0.1:{port}"
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"]
-                )
-                page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-                page.goto(f"{url}/supergrep?streams=burst")
-                page.wait_for_selector("#status.up")
-                page.evaluate(INSTRUMENTS)
-                page.evaluate(LATENCY)
-                writer = subprocess.Popen(
-                    [sys.executable, "-c", BURST_WRITER, str(log), str(rate), str(seconds)],
-                    stdout=subprocess.PIPE, text=True,
-                )  # fmt: skip
-                checks = failed = deploys = 0
-                started = next_deploy = time.monotonic()
-                while writer.poll() is None:
-                    if time.monotonic() >= next_deploy:
-                        deploys += 1
-                        event = json.dumps({"what": f"deploy web #{deploys}",
-                                            "tags": ["deploy", "web"]}).encode()  # fmt: skip
-                        request = urllib.request.Request(
-                            f"{url}/events/", event, {"Content-Type": "application/json"}
-                        )
-                        urllib.request.urlopen(request, timeout=10).close()
-                        next_deploy += 5
-                    checks += 1
-                    failed += not page.evaluate(FOLLOWING)
-                    time.sleep(0.1)
-                elapsed = time.monotonic() - started
-                written = int(writer.communicate()[0])
-                page.wait_for_timeout(1000)
-                result = page.evaluate("() => window.bench")
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait()
+        command = [str(ROOT / ".venv/bin/monitor"), "up", "--config", str(tmp / "monitor.toml"),
+                   "--data-dir", str(tmp), "--set", f"http.port={port}", "--set", "statsd.port=0",
+                   "--set", "statsd.mgmt_port=0", "--set", "carbon.port=0"]  # fmt: skip
+        with instrumented_page(command, f"{url}/supergrep?streams=burst") as page:
+            page.evaluate(LATENCY)
+            writer = subprocess.Popen(
+                [sys.executable, "-c", BURST_WRITER, str(log), str(rate), str(seconds)],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            checks = failed = deploys = 0
+            started = next_deploy = time.monotonic()
+            while writer.poll() is None:
+                if time.monotonic() >= next_deploy:
+                    deploys += 1
+                    event = json.dumps({"what": f"deploy web #{deploys}",
+                                        "tags": ["deploy", "web"]}).encode()  # fmt: skip
+                    request = urllib.request.Request(
+                        f"{url}/events/", event, {"Content-Type": "application/json"}
+                    )
+                    urllib.request.urlopen(request, timeout=10).close()
+                    next_deploy += 5
+                checks += 1
+                failed += not page.evaluate(FOLLOWING)
+                time.sleep(0.1)
+            elapsed = time.monotonic() - started
+            written = int(writer.communicate()[0])
+            page.wait_for_timeout(1000)
+            result = page.evaluate("() => window.bench")
     frames = result["frames"][10:]
     latency = result["latency"]
     print(f"burst: {rate:,} lines/s for {seconds} s with tracebacks, {deploys} deploy banners:"
@@ -228,56 +236,39 @@ def main() -> int:
         log = tmp / "flood.log"
         log.write_text("")
         port = free_port()
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/supergrep"), "serve", "--stream", f"flood={log}",
-             "--set", f"http.port={port}", "--set", f"data_dir={tmp / 'data'}"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        assert server.stdout is not None
-        server.stdout.readline()
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"]
+        command = [str(ROOT / ".venv/bin/supergrep"), "serve", "--stream", f"flood={log}",
+                   "--set", f"http.port={port}", "--set", f"data_dir={tmp / 'data'}"]  # fmt: skip
+        with instrumented_page(command, f"http://127.0.0.1:{port}/supergrep") as page:
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            writer = subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(log), str(args.rate), str(args.seconds)],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            samples = []
+            typing = []
+            started = time.monotonic()
+            letters = "abcdefghij"
+            while writer.poll() is None:
+                time.sleep(5)
+                metrics = {
+                    m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
+                }
+                drawn = page.evaluate("() => window.bench.drawn")
+                samples.append(
+                    (time.monotonic() - started, drawn, metrics["JSHeapUsedSize"] / 2**20)
                 )
-                page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=True)
-                page.goto(f"http://127.0.0.1:{port}/supergrep")
-                page.wait_for_selector("#status.up")
-                page.evaluate(INSTRUMENTS)
-                cdp = page.context.new_cdp_session(page)
-                cdp.send("Performance.enable")
-                writer = subprocess.Popen(
-                    [sys.executable, "-c", WRITER, str(log), str(args.rate), str(args.seconds)],
-                    stdout=subprocess.PIPE, text=True,
-                )  # fmt: skip
-                samples = []
-                typing = []
-                started = time.monotonic()
-                letters = "abcdefghij"
-                while writer.poll() is None:
-                    time.sleep(5)
-                    metrics = {
-                        m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
-                    }
-                    drawn = page.evaluate("() => window.bench.drawn")
-                    samples.append(
-                        (time.monotonic() - started, drawn, metrics["JSHeapUsedSize"] / 2**20)
-                    )
-                    before = time.perf_counter()
-                    page.locator("#highlight").press(letters[len(typing) % len(letters)])
-                    page.wait_for_function(
-                        "(n) => document.getElementById('highlight').value.length === n",
-                        arg=len(typing) + 1,
-                    )
-                    typing.append((time.perf_counter() - before) * 1000)
-                written = int(writer.communicate()[0])
-                page.wait_for_timeout(1000)
-                result = page.evaluate("() => window.bench")
-                nodes = page.locator("#log .line").count()
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait()
+                before = time.perf_counter()
+                page.locator("#highlight").press(letters[len(typing) % len(letters)])
+                page.wait_for_function(
+                    "(n) => document.getElementById('highlight').value.length === n",
+                    arg=len(typing) + 1,
+                )
+                typing.append((time.perf_counter() - before) * 1000)
+            written = int(writer.communicate()[0])
+            page.wait_for_timeout(1000)
+            result = page.evaluate("() => window.bench")
+            nodes = page.locator("#log .line").count()
     frames = result["frames"][10:]
     elapsed = samples[-1][0] if samples else args.seconds
     print(f"offered {args.rate:,} lines/s for {args.seconds} s: {written:,} lines written")
