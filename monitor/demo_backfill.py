@@ -1,8 +1,9 @@
 """Writes the demo shop's history into a running stack, once: the edge of ``demo_history``.
 
-``monitor up --demo`` calls ``backfill_once`` off the event loop, before the shop's live
-traffic starts. The points go through the same ``WhisperStore.add`` as statsd's flushes
-(so each new file gets the store's rules), a batch at a time: each waits until the
+``monitor up --demo`` calls ``backfill_once`` off the event loop while the shop's live
+traffic starts (the history ends where it begins). The points go through the same
+``WhisperStore.add`` as statsd's flushes (so each new file gets the store's rules), a
+batch at a time: each waits until the
 previous one is on disk, which keeps the cache far below ``max_pending`` and each
 whisper ``update_many`` short, and puts the points closest to a retention boundary on
 disk first (``History.batches``). The deploys go to ``EventStore.add`` directly, not
