@@ -3,13 +3,12 @@
 ``monitor up --demo`` calls ``backfill_once`` off the event loop while the shop's live
 traffic starts (the history ends where it begins). The points go through the same
 ``WhisperStore.add`` as statsd's flushes (so each new file gets the store's rules), a
-batch at a time: each waits until the
-previous one is on disk, which keeps the cache far below ``max_pending`` and each
-whisper ``update_many`` short, and puts the points closest to a retention boundary on
-disk first (``History.batches``). The deploys go to ``EventStore.add`` directly, not
-through the HTTP API, so that past deploys do not become supergrep banners. A marker
-file under the data directory, written after success, keeps a restart from writing the
-past again.
+batch at a time: each waits until the previous one is on disk, which keeps the cache
+far below ``max_pending`` and each whisper ``update_many`` short, and puts the points
+closest to a retention boundary on disk first (``History.batches``). The deploys go to
+``EventStore.add`` directly, not through the HTTP API, so that past deploys do not
+become supergrep banners. A marker file under the data directory, written after
+success, keeps a restart from writing the past again.
 """
 
 from __future__ import annotations
