@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import html
+import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -52,6 +53,65 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def loopback_name(host: str) -> bool:
+    """Whether ``host`` (a Host header: name or address, maybe with a port) names this
+    machine's loopback: ``localhost``, ``*.localhost``, 127.0.0.0/8 or ``[::1]``."""
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _browser_guard(token: str) -> Middleware:
+    """What a web page in someone's browser must not do to a stack on their machine.
+
+    * Without a token the stack is on loopback only, and it answers only requests whose
+      ``Host`` names loopback: a page on ``attacker.example`` whose name is rebound to
+      127.0.0.1 (DNS rebinding) is refused, on every route and websocket.
+    * A write (any method but GET, HEAD, OPTIONS) is refused when the browser says it
+      comes from another site or origin (``Sec-Fetch-Site``, ``Origin``): a
+      ``text/plain`` form post from another page cannot record a deploy. Clients that
+      are not browsers (curl, scripts, ``monitor deploy``, Grafana's server) send
+      neither header and are not affected.
+    """
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not token and not loopback_name(request.host):
+            return web.json_response(
+                {
+                    "error": f"Host {request.host!r} is not a loopback name: without"
+                    " http.token this stack answers only to localhost and 127.0.0.1"
+                    " (a page whose name was pointed here, DNS rebinding, is refused)"
+                },
+                status=403,
+            )
+        if request.method not in _SAFE_METHODS:
+            site = request.headers.get("Sec-Fetch-Site")
+            origin = request.headers.get("Origin")
+            foreign_origin = origin is not None and (
+                urlsplit(origin).netloc.lower() != request.host.lower()
+            )
+            if site not in (None, "same-origin", "none") or foreign_origin:
+                return web.json_response(
+                    {
+                        "error": f"cross-site write refused (Origin {origin!r},"
+                        f" Sec-Fetch-Site {site!r}): writes come from this stack's own"
+                        " pages or from clients that are not browsers"
+                    },
+                    status=403,
+                )
+        return await handler(request)
+
+    return guard
+
+
 def _token_check(token: str) -> Middleware:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -83,7 +143,9 @@ def make_app(
     from the embedded store, or ``upstream`` forwards it to a real graphite-web. With a
     ``token``, every write (any method but GET and HEAD) needs ``Authorization: Bearer``.
     """
-    app = web.Application(middlewares=[_security_headers, _token_check(token)])
+    app = web.Application(
+        middlewares=[_security_headers, _browser_guard(token), _token_check(token)]
+    )
     app[STATUS] = status
     if upstream:
         add_proxy_routes(app, upstream, upstream_auth)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -167,9 +168,16 @@ async def _render(request: web.Request) -> web.StreamResponse:
     return _maybe_jsonp(params, body)
 
 
+#: A JSONP callback: a JavaScript name, dotted at most (``cb``, ``jQuery123_456``,
+#: ``app.graphs.draw``); anything else would let a URL inject script into the answer.
+_CALLBACK = re.compile(r"[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*")
+
+
 def _maybe_jsonp(params: Mapping[str, str], body: str) -> web.Response:
     callback = params.get("jsonp")
     if callback:
+        if len(callback) > 100 or not _CALLBACK.fullmatch(callback):
+            return _error(f"jsonp: {callback[:100]!r} is not a JavaScript function name")
         return web.Response(text=f"{callback}({body})", content_type="text/javascript")
     return web.Response(text=body, content_type="application/json")
 
