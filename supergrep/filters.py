@@ -28,6 +28,8 @@ from typing import Any
 
 import regex
 
+from monitor.patterns import PatternTooBig
+from monitor.patterns import check as check_size
 from supergrep.lines import Line
 
 __all__ = ["FilterError", "FilterSpec", "Matcher", "SwitchedOff"]
@@ -93,6 +95,10 @@ def _compile(name: str, pattern: str, ignore_case: bool) -> regex.Pattern[str]:
         raise FilterError(name, pattern, "empty pattern")
     if len(pattern) > MAX_PATTERN:
         raise FilterError(name, pattern[:40] + "…", f"longer than {MAX_PATTERN} characters")
+    try:
+        check_size(pattern)
+    except PatternTooBig as exc:
+        raise FilterError(name, pattern[:40], str(exc)) from None
     try:
         return regex.compile(pattern, regex.V0 | (regex.IGNORECASE if ignore_case else 0))
     except regex.error as exc:

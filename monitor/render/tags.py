@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import regex
 
+from monitor import patterns
+
 __all__ = ["TagError", "TagSpec", "find", "format_tags", "parse_name", "parse_spec"]
 
 _SPEC = re.compile(r"^([^;!=]+)(!?=~?)([^;]*)$")
@@ -111,7 +113,10 @@ class TagSpec:
 
     def _regex(self) -> regex.Pattern[str]:
         try:
+            patterns.check(self.spec)
             return regex.compile(self.spec if self.spec.startswith("^") else f"^({self.spec})")
+        except patterns.PatternTooBig as exc:
+            raise TagError(f"{self}: {exc}") from None
         except regex.error as exc:
             raise TagError(f"invalid regular expression in {self}: {exc}") from None
 
@@ -189,7 +194,10 @@ def name_filter(pattern: str | None) -> regex.Pattern[str] | None:
     if not pattern:
         return None
     try:
+        patterns.check(pattern)
         return regex.compile(pattern if pattern.startswith("^") else f"^({pattern})")
+    except patterns.PatternTooBig as exc:
+        raise TagError(f"filter: {exc}") from None
     except regex.error as exc:
         raise TagError(f"invalid filter {pattern!r}: {exc}") from None
 

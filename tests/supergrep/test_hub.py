@@ -54,6 +54,7 @@ def test_filters_include_exclude_and_case() -> None:
         (FilterSpec(exclude=("",)), "exclude: empty pattern"),
         (FilterSpec(include=("a" * 1001,)), "longer than 1000 characters"),
         (FilterSpec(include=("a",) * 21), "at most 20 patterns"),
+        (FilterSpec(include=("x{5000000}",)), "expand to 5,000,000 elements"),
     ],
 )
 def test_bad_patterns_are_refused_with_the_reason(spec: FilterSpec, message: str) -> None:

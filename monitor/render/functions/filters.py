@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import regex
 
+from monitor import patterns
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
 from monitor.render.grammar import parse_target
 from monitor.render.series import TimeSeries, Value, aggregator
@@ -24,6 +25,10 @@ class NameRegex:
 
     def __init__(self, pattern: str, who: str) -> None:
         self.who = who
+        try:
+            patterns.check(pattern)
+        except patterns.PatternTooBig as exc:
+            raise InvalidArgument(f"{who}(): {exc}") from None
         try:
             self.compiled = regex.compile(pattern)
         except regex.error as exc:

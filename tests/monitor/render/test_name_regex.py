@@ -30,3 +30,8 @@ def test_runaway_pattern_is_cut_short() -> None:
     matcher = NameRegex(r"(a|aa)+$", "exclude")  # exponential: never ends unbounded
     with pytest.raises(InvalidArgument, match=r"exclude\(\): the regular expression took over"):
         matcher.search("a" * 60 + "!")
+
+
+def test_a_huge_counted_repeat_is_refused_before_compiling() -> None:
+    with pytest.raises(InvalidArgument, match=r"grep\(\): pattern 'x\{5000000\}' is too big"):
+        NameRegex("x{5000000}", "grep")

@@ -108,6 +108,7 @@ def test_tag_series_answers_canonical_names(both: Servers) -> None:
         ("seriesByTag('dc!=east')", "at least one tag expression must need a value"),
         ("seriesByTag('host')", "invalid tag expression 'host'"),
         ("seriesByTag('host=~(web')", "invalid regular expression in host=~(web"),
+        ("seriesByTag('host=~x{5000000}')", "host=~x{5000000}: pattern 'x{5000000}' is too big"),
         ("seriesByTag(web.*.requests)", "seriesByTag()"),
     ],
 )
