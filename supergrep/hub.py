@@ -216,6 +216,14 @@ class Hub:
         if name not in self._streams:
             self._streams[name] = _Stream(name, deque(maxlen=self.ring))
 
+    def has_stream(self, name: str) -> bool:
+        """Whether ``name`` is a stream."""
+        return name in self._streams
+
+    def streams_count(self) -> int:
+        """How many streams there are."""
+        return len(self._streams)
+
     def stream_info(self) -> list[dict[str, Any]]:
         """Each stream's name, rate (lines/s), last sequence number and hosts seen."""
         return [

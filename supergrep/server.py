@@ -23,6 +23,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ from supergrep.settings import SupergrepSettings, WatchSettings
 from supergrep.tail import StreamTail, Watcher
 
 __all__ = ["SUPERGREP", "Supergrep", "add_supergrep_routes"]
+
+#: A stream name an agent may create.
+_STREAM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +230,24 @@ class Supergrep:
                 **{k: str(details[k]) for k in ("who", "sha", "url") if k in details},
             }
         )
+
+    def stream_allowed(self, name: str) -> bool:
+        """Whether an agent may send lines of stream ``name``: a configured or known one,
+        or a new one with a plain name while fewer than ``max_streams`` were made so."""
+        if self.hub.has_stream(name):
+            return True
+        created = self.hub.streams_count() - len(self.tails)
+        return bool(_STREAM_NAME.fullmatch(name)) and created < self.settings.max_streams
+
+    def stream_refusal(self, names: list[str]) -> dict[str, Any]:
+        """The error an agent gets for lines of streams it may not create."""
+        return {
+            "type": "error",
+            "code": "stream_refused",
+            "message": f"streams {', '.join(repr(n[:64]) for n in names[:5])} refused: a"
+            " stream name is 1-64 letters, digits, '.', '_' or '-', and agents may create"
+            f" at most supergrep.max_streams ({self.settings.max_streams}) streams",
+        }
 
     def describe(self) -> str:
         """One line for the status page."""
@@ -563,7 +585,11 @@ async def _agent(request: web.Request) -> web.StreamResponse:
                 await ws.send_json(exc.to_json())
                 continue
             accepted = []
+            refused: set[str] = set()
             for chunk in batch.chunks:
+                if not service.stream_allowed(chunk.stream):
+                    refused.add(chunk.stream)
+                    continue
                 # Only the bytes that follow what the hub has are taken: a chunk that
                 # overlaps (sent twice, across a reconnect) or leaves a gap (after one
                 # that was refused) is dropped, and the ack's offset tells the agent
@@ -578,12 +604,18 @@ async def _agent(request: web.Request) -> web.StreamResponse:
                 service.hub.add_stream(chunk.stream)
                 accepted.append(chunk)
                 offsets[chunk.file_id] = chunk.end
+            if refused:
+                service.stats.rejected += 1
+                await ws.send_json(service.stream_refusal(sorted(refused)))
             if accepted:
                 service._save_offsets()  # before publishing: a crash cannot duplicate
+                cap = service.settings.max_line
                 for chunk in accepted:
-                    service.publish(
-                        chunk.stream, host, chunk.file, chunk.texts, chunk.truncated, chunk.ts
-                    )
+                    texts, cut = chunk.texts, chunk.truncated
+                    if any(len(t) > cap for t in texts):  # bounded here as if read here
+                        cut = [c or len(t) > cap for t, c in zip(texts, cut, strict=True)]
+                        texts = [t[:cap] for t in texts]
+                    service.publish(chunk.stream, host, chunk.file, texts, cut, chunk.ts)
                     service.stats.agent_lines += len(chunk.texts)
             done = {c.file_id: offsets[c.file_id] for c in batch.chunks if c.file_id in offsets}
             await ws.send_json({"type": "ack", "id": batch.id, "offsets": done})

@@ -60,8 +60,13 @@ class SupergrepSettings:
     host: str = field(default_factory=socket.gethostname)
     #: Lines kept per stream for backfill and resume.
     ring: int = field(default=10000, metadata={"range": (100, 1_000_000)})
-    #: Longer lines are cut here (bytes) and marked truncated.
+    #: Longer lines are cut here (bytes; characters for lines from agents) and marked
+    #: truncated.
     max_line: int = field(default=16384, metadata={"range": (256, 1 << 20)})
+    #: Streams that agents may create beside the configured ones; past it an agent's
+    #: lines for a new stream are refused with an error (each stream costs a ring, a
+    #: line in every viewer's stream list and a metric file).
+    max_streams: int = field(default=100, metadata={"range": (0, 100_000)})
     #: At start, the last bytes of each existing file are read to fill the ring.
     backfill_bytes: int = field(default=65536, metadata={"range": (0, 1 << 26)})
     #: Seconds a renamed or deleted file is still read, for writers that reopen late.

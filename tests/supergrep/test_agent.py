@@ -196,3 +196,38 @@ async def test_hub_takes_only_the_bytes_that_follow_what_it_has(tmp_path: Path) 
             assert json.loads(await old.recv())["type"] == "welcome"
             await old.send(batch(6, 20, [line]))
             assert json.loads(await old.recv())["offsets"]["1:2"] == 30
+
+
+async def test_agents_cannot_flood_the_hub_with_streams_or_huge_lines(tmp_path: Path) -> None:
+    """Lines from agents are cut at max_line like lines read here, and an agent can
+    create at most supergrep.max_streams streams, with plain names."""
+
+    def batch(batch_id: int, stream: str, lines: list[str]) -> str:
+        end = sum(len(x) + 1 for x in lines)
+        chunk = {"stream": stream, "file": "/a.log", "file_id": f"{stream}:1", "start": 0,
+                 "end": end, "ts": 1.0, "lines": lines}  # fmt: skip
+        return json.dumps({"type": "batch", "id": batch_id, "chunks": [chunk]})
+
+    async with running_hub({"app": []}, max_streams=2, max_line=256) as hub:
+        ingest = hub.url.replace("http://", "ws://") + "/supergrep/ingest?host=h&protocol=2"
+        async with ViewerClient.connect(hub.ws) as viewer, websockets.connect(ingest) as agent:
+            await viewer.subscribe("app", backfill=10)
+            assert json.loads(await agent.recv())["type"] == "welcome"
+            await agent.send(batch(1, "app", ["x" * 100_000, "short"]))
+            assert json.loads(await agent.recv())["type"] == "ack"
+            await viewer.until(lambda v: len(v.lines()) >= 2)
+            big, short = viewer.lines()
+            assert len(big["text"]) == 256
+            assert big["truncated"] is True
+            assert short["text"] == "short"
+            errors = {}
+            for i, stream in enumerate(["new1", "new2", "new3", "bad name!"], 2):
+                await agent.send(batch(i, stream, ["line"]))
+                while (answer := json.loads(await agent.recv()))["type"] != "ack":
+                    errors[stream] = answer
+            assert set(errors) == {"new3", "bad name!"}
+            for refused in errors.values():
+                assert refused["code"] == "stream_refused"
+                assert "at most supergrep.max_streams (2)" in refused["message"]
+        assert not hub.service.hub.has_stream("new3")
+        assert not hub.service.hub.has_stream("bad name!")
