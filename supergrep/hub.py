@@ -93,8 +93,18 @@ class Viewer:
         self.queued_lines = self.queued_bytes = 0
         self.dropped = Counter()
 
+    #: Notices waiting at most; past it they are dropped and counted (a viewer that
+    #: sends bad messages without reading the answers must not grow the hub).
+    max_notices: int = 100
+    notices_dropped: int = 0
+
     def notify(self, message: dict[str, Any]) -> None:
-        """Queue a notice (error, switched-off filter, gap, deploy…): sent before lines."""
+        """Queue a notice (error, switched-off filter, gap, deploy…): sent before lines.
+        Past ``max_notices`` waiting, notices are dropped and counted, and the viewer is
+        told how many when it reads again."""
+        if len(self.notices) >= self.max_notices:
+            self.notices_dropped += 1
+            return
         self.notices.append(message)
         self.wake()
 
@@ -110,6 +120,9 @@ class Viewer:
         were dropped."""
         messages = [_encode(notice) for notice in self.notices]
         self.notices = []
+        if self.notices_dropped:
+            messages.append(_encode({"type": "notices_dropped", "count": self.notices_dropped}))
+            self.notices_dropped = 0
         batch: list[str] = []
         queue = self.queue
         while queue and len(batch) < limit:

@@ -64,24 +64,38 @@ def normalize(metric: str) -> str:
     return ";".join([name, *(f"{k}={v}" for k, v in pairs)])
 
 
+#: The longest metric name taken (bytes), and the longest node: a file name is at most
+#: 255 bytes on the usual filesystems, ``.wsp`` included.
+MAX_NAME = 1024
+MAX_NODE = 250
+
+
 def file_path(root: Path, metric: str) -> Path:
     """Where ``metric``'s whisper file lives; ``InvalidPath`` if it cannot live anywhere.
 
     Names come from the network, so they are checked before they touch the filesystem:
-    no empty node, no ``/``, no NUL, nothing that could climb out of ``root``.
+    no empty node, no ``/``, no NUL, nothing that could climb out of ``root``, nothing
+    longer than a file name can be (a 60 KB name used to be accepted into the cache and
+    fail at every write).
     """
     if not metric or "/" in metric or "\0" in metric or "\\" in metric:
         raise InvalidPath(f"metric name {metric!r} contains '/', '\\\\' or NUL, or is empty")
+    if len(metric.encode("utf-8", "surrogatepass")) > MAX_NAME:
+        raise InvalidPath(f"metric name {metric[:60]!r}… is longer than {MAX_NAME} bytes")
     if ";" in metric:
         tagged = normalize(metric)
         digest = hashlib.sha256(tagged.encode()).hexdigest()
         name = tagged.replace(".", "_DOT_")
-        if name.startswith("."):
-            raise InvalidPath(f"metric name {metric!r} cannot be a file name")
+        if name.startswith(".") or len(name.encode("utf-8", "surrogatepass")) > MAX_NODE:
+            raise InvalidPath(f"metric name {metric[:60]!r} cannot be a file name")
         return root / "_tagged" / digest[:3] / digest[3:6] / f"{name}.wsp"
     nodes = metric.split(".")
     if any(node in ("", "..") for node in nodes):
         raise InvalidPath(f"metric name {metric!r} has an empty node")
+    if any(len(node.encode("utf-8", "surrogatepass")) > MAX_NODE for node in nodes):
+        raise InvalidPath(f"metric name {metric[:60]!r}… has a node over {MAX_NODE} bytes")
+    if nodes[0] == "_tagged":  # carbon's tag tree holds files of tagged names only
+        raise InvalidPath(f"metric name {metric[:60]!r} is in the reserved _tagged tree")
     return root.joinpath(*nodes[:-1], nodes[-1] + ".wsp")
 
 

@@ -328,3 +328,14 @@ def test_a_new_subscription_drops_what_the_old_filter_chose_and_marks_its_start(
     messages = take(viewer)
     assert messages[0] == {"type": "subscribed", "id": 2}
     assert lines_of(messages) == ["ERROR one", "ERROR two"]  # the backfill, then live
+
+
+def test_a_viewer_that_never_reads_cannot_grow_its_notices() -> None:
+    viewer = Viewer()
+    for i in range(10_000):  # say, one error for each bad subscribe it keeps sending
+        viewer.notify({"type": "error", "message": "x" * 100, "n": i})
+    assert len(viewer.notices) == viewer.max_notices
+    messages = take(viewer)
+    assert len(messages) == viewer.max_notices + 1
+    assert messages[-1] == {"type": "notices_dropped", "count": 10_000 - viewer.max_notices}
+    assert take(viewer) == []

@@ -117,10 +117,21 @@ def test_bad_rules_name_the_rule() -> None:
         Rules(StoreSettings(aggregation=(AggregationRule("re", "(", "sum", 0),)))
 
 
-@pytest.mark.parametrize("metric", ["", "a..b", ".a", "a.", "a/b", "../etc/passwd", "a\0b"])
+@pytest.mark.parametrize(
+    "metric",
+    ["", "a..b", ".a", "a.", "a/b", "../etc/passwd", "a\0b", "a." + "n" * 251, "x" * 1025,
+     "a." * 600 + "b", "_tagged.abc.def.x", "cpu;host=" + "h" * 300],
+)  # fmt: skip
 def test_names_that_cannot_be_files_are_rejected(tmp_path: Path, metric: str) -> None:
     with pytest.raises(InvalidPath):
         file_path(tmp_path, metric)
+
+
+def test_a_huge_name_is_refused_not_cached(store: WhisperStore) -> None:
+    huge = "carbon." + "x" * 60_000
+    assert store.add([(huge, 1.0, NOW)]) == 0
+    assert store.stats.invalid_paths == 1
+    assert store.cached_metrics() == set()
 
 
 def test_invalid_names_are_counted_not_written(store: WhisperStore) -> None:
