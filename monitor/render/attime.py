@@ -73,7 +73,15 @@ def parse_offset(text: str) -> timedelta:
 
 
 def parse_time(text: str, tz: tzinfo, now: datetime) -> datetime:
-    """A ``from``/``until`` value as an aware datetime in ``tz``."""
+    """A ``from``/``until`` value as an aware datetime in ``tz``; ``TimeSyntaxError``
+    for one that cannot be read or lies outside what a date can hold (``-100000y``)."""
+    try:
+        return _parse_time(text, tz, now)
+    except OverflowError:
+        raise TimeSyntaxError(f"time {text[:40]!r} is out of range") from None
+
+
+def _parse_time(text: str, tz: tzinfo, now: datetime) -> datetime:
     s = text.strip().lower().replace("_", "").replace(",", "").replace(" ", "")
     if s.isdigit() and not _looks_like_yyyymmdd(s):
         return datetime.fromtimestamp(int(s), tz)

@@ -71,10 +71,16 @@ _SYMBOLS = set("(){},.'\"\\|")
 _KEYWORDS = {"true": True, "false": False, "none": None, "inf": float("inf")}
 
 
+#: How deeply calls may nest in one target (graphite's own targets rarely pass 10; a
+#: thousand would exhaust the parser's and the evaluator's stacks).
+MAX_DEPTH = 100
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.i = 0
+        self.depth = 0
 
     def fail(self, message: str, at: int | None = None) -> TargetSyntaxError:
         return TargetSyntaxError(message, self.text, self.i if at is None else at)
@@ -110,8 +116,14 @@ class _Parser:
             while after < len(self.text) and self.text[after].isspace():
                 after += 1
             if after < len(self.text) and self.text[after] == "(":
+                if self.depth >= MAX_DEPTH:
+                    raise self.fail(f"calls nested deeper than {MAX_DEPTH}", start)
                 self.i = after + 1
-                return self.call(name[0], start)
+                self.depth += 1
+                try:
+                    return self.call(name[0], start)
+                finally:
+                    self.depth -= 1
         return self.path()
 
     def call(self, name: str, start: int) -> Call:

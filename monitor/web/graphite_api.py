@@ -139,6 +139,9 @@ async def _render(request: web.Request) -> web.StreamResponse:
     fmt = params.get("format", "json")
     if fmt not in ("json", "csv", "raw"):
         return _error(f"format={fmt} is not supported here; use json, csv or raw")
+    max_points = params.get("maxDataPoints", "")
+    if max_points and (not max_points.isdigit() or int(max_points) < 1):
+        return _error(f"maxDataPoints must be a whole number of 1 or more, not {max_points!r}")
     try:
         start, end, now = _time_range(params, tz)
         xff = float(params.get("xFilesFactor", "0"))
@@ -158,10 +161,9 @@ async def _render(request: web.Request) -> web.StreamResponse:
         return web.Response(text=to_csv(series, tz), content_type="text/csv")
     if fmt == "raw":
         return web.Response(text=to_raw(series), content_type="text/plain")
-    max_points = params.get("maxDataPoints", "")
     body = to_json(
         series,
-        int(max_points) if max_points.isdigit() else None,
+        int(max_points) if max_points else None,
         "noNullPoints" in params,
         bool(params.get("pretty")),
     )
@@ -295,8 +297,12 @@ async def _post_event(request: web.Request) -> web.Response:
     if not isinstance(what, str) or not what:
         return _error('"what" must be a non-empty string')
     when = body.get("when", time.time())
-    if not isinstance(when, int | float) or isinstance(when, bool):
-        return _error('"when" must be a number of seconds since the epoch')
+    if (
+        not isinstance(when, int | float)
+        or isinstance(when, bool)
+        or not 0 <= when < 2**32  # NaN and the infinities fail this too
+    ):
+        return _error('"when" must be a number of seconds since the epoch (0 to 2^32)')
     data = body.get("data", "")
     data = data if isinstance(data, str) else json.dumps(data)
     event = await asyncio.to_thread(graphite.events.add, float(when), what, tags, data)
