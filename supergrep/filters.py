@@ -193,10 +193,22 @@ class Matcher:
         lines: Sequence[Line], included: list[bool], excluded: list[bool] | None, groups: Groups
     ) -> list[Line]:
         selected: list[Line] = []
-        for i, line in enumerate(lines):
+        # Most lines are groups of one: a head whose group does not go on in this batch,
+        # and is not the batch's last line (its group may go on in the next), decides
+        # alone, without the bookkeeping below.
+        continued = {line.group for line in lines if line.group != line.seq}
+        last = lines[-1] if lines else None
+        start = 0
+        if not continued and excluded is None and lines:  # a batch of one-line groups
+            start = len(lines) - 1
+            selected = [line for line, hit in zip(lines[:start], included, strict=False) if hit]
+        for i in range(start, len(lines)):
+            line = lines[i]
             if excluded is not None and excluded[i]:
                 continue
-            if not line.group:  # not grouped: the line alone decides
+            if not line.group or (
+                line.group == line.seq and line.group not in continued and line is not last
+            ):
                 if included[i]:
                     selected.append(line)
                 continue

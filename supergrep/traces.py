@@ -57,15 +57,20 @@ class TraceGrouper:
         """The group head's sequence number for each of ``texts``, numbered from
         ``first``: its own for a line that starts a group."""
         state = self._open.pop(key, None)
+        opened = state is not None
+        head, after = (state.head, state.after_indented) if state is not None else (0, False)
         out: list[int] = []
         for seq, text in enumerate(texts, first):
-            if state is not None and continues(text, state.after_indented):
-                state.after_indented = text[:1].isspace()
+            start = text[:1]
+            # Most lines start a group, and their first character says so: this check
+            # keeps the regexes off the hub's hot path for them.
+            if opened and (after or start.isspace() or start in "TCD.") and continues(text, after):
+                after = start.isspace()
             else:
-                state = _Open(seq)
-            out.append(state.head)
-        if state is not None:
-            self._open[key] = state
+                head, after, opened = seq, False, True
+            out.append(head)
+        if opened:
+            self._open[key] = _Open(head, after)
             if len(self._open) > self.max_files:
                 self._open.popitem(last=False)
         return out
