@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from monitor.aggregator.settings import StatsdSettings
+from monitor.render.limits import RenderSettings
 from monitor.store.receiver import CarbonSettings
 from monitor.store.rules import StoreSettings
 from supergrep.settings import SupergrepSettings
@@ -103,6 +104,7 @@ class Config:
     http: HttpConfig = HttpConfig()
     statsd: StatsdSettings = field(default_factory=StatsdSettings)
     graphite: GraphiteSettings = field(default_factory=GraphiteSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
     dashboards: DashboardsSettings = field(default_factory=DashboardsSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     carbon: CarbonSettings = field(default_factory=CarbonSettings)

@@ -36,11 +36,12 @@ from monitor.demo import run_demo
 from monitor.demo_backfill import backfill_once, wanted
 from monitor.logs import log_to_file
 from monitor.store.events import Event, EventStore
-from monitor.store.finder import StoreFinder
 from monitor.store.receiver import CarbonReceiver
 from monitor.store.whisper_store import WhisperStore
 from monitor.web.app import make_app
 from monitor.web.graphite_api import Graphite
+from monitor.web.render_pool import RenderPool
+from monitor.web.render_worker import WorkerSetup
 from monitor.web.status import PartStatus
 from supergrep.server import Supergrep
 from supergrep.settings import StreamSettings, SupergrepSettings, WatchSettings
@@ -49,6 +50,8 @@ __all__ = ["Running", "StartupError", "serve", "start", "start_statsd", "start_w
 
 log = logging.getLogger("monitor.up")
 
+#: The event store's database (under the data directory).
+EVENTS = "events.sqlite"
 #: ``monitor up`` writes its log here (under the data directory) and streams it.
 LOG_FILE = "monitor.log"
 #: The demo shop's log file (under the data directory).
@@ -70,6 +73,7 @@ class Running:
     statsd: StatsdServer
     store: WhisperStore
     supergrep: Supergrep
+    pool: RenderPool
 
     async def stop(self) -> None:
         """Stop every part, in reverse start order."""
@@ -136,7 +140,7 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
         raise StartupError(str(exc)) from None
     store.start()
     parts.push_async_callback(asyncio.to_thread, store.stop)
-    events = EventStore(config.data_dir / "events.sqlite")
+    events = EventStore(config.data_dir / EVENTS)
     parts.callback(events.close)
     receiver = CarbonReceiver(config.carbon, store)
     try:
@@ -176,7 +180,8 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
             PartStatus(
                 "Graphite API",
                 "running",
-                "/render, /metrics/find, /metrics/expand, /events/, /events/get_data",
+                "/render, /metrics/find, /metrics/expand, /events/, /events/get_data;"
+                f" {pool.describe()}",
                 f"{here}render?target=stats_counts.*&from=-1h" if here else None,
             ),
             PartStatus(
@@ -211,9 +216,14 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
         if "deploy" in event.tags:
             supergrep.announce_deploy(event.when, event.what, event.tags, event.data)
 
-    graphite = Graphite(
-        StoreFinder(store), events, _zone(config.graphite.timezone), on_event=on_event
+    zone = _zone(config.graphite.timezone)
+    pool = RenderPool(
+        WorkerSetup(store.root, config.store, config.data_dir / EVENTS, str(zone), config.render),
+        store,
     )
+    await pool.start()
+    parts.push_async_callback(pool.stop)
+    graphite = Graphite(pool, events, zone, on_event=on_event)
     app = make_app(
         status,
         graphite,
@@ -233,7 +243,7 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
             config, statsd, receiver, f"http://{_local(host)}:{port}", store, events
         )
         parts.push_async_callback(demo)
-    return Running(url_holder[0], parts, statsd, store, supergrep)
+    return Running(url_holder[0], parts, statsd, store, supergrep, pool)
 
 
 async def start_web(app: web.Application, config: Config, part: str) -> web.AppRunner:
@@ -417,7 +427,12 @@ def describe_statsd(server: StatsdServer) -> str:
     if bound.mgmt:
         where.append(f"admin {bound.mgmt[0]}:{bound.mgmt[1]}")
     sinks = ", ".join(s.name for s in server.sinks) or "nowhere yet (set statsd.graphite_host)"
-    return f"{', '.join(where)}; {server.flushes} flushes, sent to {sinks}"
+    refused = (
+        f"; {server.tcp_refused:,} TCP connections refused (statsd.tcp_max_connections)"
+        if server.tcp_refused
+        else ""
+    )
+    return f"{', '.join(where)}; {server.flushes} flushes, sent to {sinks}{refused}"
 
 
 async def start_statsd(settings: StatsdSettings, more: Sequence[Sink] = ()) -> StatsdServer:

@@ -78,6 +78,8 @@ def _object(text: str | bytes) -> dict[str, Any]:
         message = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
+    except RecursionError:  # [[[[… : Python's parser gives up past ~1,000 levels
+        raise ProtocolError("JSON nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a JSON object")
     return message

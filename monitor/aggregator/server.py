@@ -11,7 +11,8 @@ The aggregator is pure; this module only moves bytes:
   ``setEncoding('ascii')``), and everything up to the last newline is one packet; a
   final line without a newline is dropped at close. A client that sends more than
   ``TCP_LINE_MAX`` bytes without a newline has that buffer dropped and counted as a
-  bad line, so one connection cannot exhaust memory.
+  bad line, and at most ``tcp_max_connections`` clients are served at once (more are
+  closed and counted), so clients cannot exhaust memory: 512 x 64 KiB at most.
 * Flushes happen at ``start + k * interval`` on the wall clock (aligned, no drift), on
   the event loop; the result goes to every sink without waiting for it.
 * Stopping closes the listeners first, flushes once more, then gives sinks a few
@@ -43,7 +44,7 @@ log = logging.getLogger("monitor.statsd")
 
 BATCH = 512
 RCVBUF = 4 << 20
-TCP_LINE_MAX = 1 << 20
+TCP_LINE_MAX = 1 << 16
 STOP_GRACE = 5.0
 
 # node reads TCP data as 'ascii', which keeps the low 7 bits of every byte.
@@ -78,6 +79,8 @@ class StatsdServer:
         self.started = wall()
         self.admin = Admin(self.aggregator, self.sinks, self.started)
         self.flushes = 0
+        #: TCP connections closed at once because ``tcp_max_connections`` were open.
+        self.tcp_refused = 0
         self._udp: list[tuple[socket.socket, threading.Thread]] = []
         self._wake_r, self._wake_w = os.pipe()
         self._servers: list[asyncio.Server] = []
@@ -198,15 +201,29 @@ class StatsdServer:
         self._servers.append(server)
         self.bound.tcp.append(server.sockets[0].getsockname()[:2])
 
-    def _track(self) -> None:
-        """Remember the running connection handler, so ``stop`` can end it."""
+    def _track(self, writer: asyncio.StreamWriter) -> bool:
+        """Remember the running connection handler, so ``stop`` can end it; False (and
+        the connection closed) if ``tcp_max_connections`` are open already."""
+        if len(self._connections) >= self.settings.tcp_max_connections:
+            self.tcp_refused += 1
+            if self.tcp_refused in (1, 10, 100) or self.tcp_refused % 1000 == 0:
+                log.warning(
+                    "statsd: %d TCP connection(s) refused: %d are open"
+                    " (statsd.tcp_max_connections)",
+                    self.tcp_refused,
+                    len(self._connections),
+                )
+            writer.close()
+            return False
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
+        return True
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._track()
+        if not self._track(writer):
+            return
         pending = ""
         try:
             while data := await reader.read(65536):
@@ -228,7 +245,8 @@ class StatsdServer:
     async def _admin_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        self._track()
+        if not self._track(writer):
+            return
         try:
             while data := await reader.read(4096):
                 with self.lock:

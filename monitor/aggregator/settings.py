@@ -104,6 +104,9 @@ class StatsdSettings:
     #: Flushes kept for a carbon that cannot be reached, retried with backoff;
     #: the oldest are dropped (and counted) past it. 360 = one hour at 10 s.
     carbon_buffer: int = field(default=360, metadata={"range": (0, 1_000_000)})
+    #: TCP clients (and admin connections) connected at once; more are closed at
+    #: once and counted. Each may hold up to 64 KiB of a line not yet ended.
+    tcp_max_connections: int = field(default=512, metadata={"range": (1, 1_000_000)})
 
     @property
     def listeners(self) -> tuple[Listener, ...]:

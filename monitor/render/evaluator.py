@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from monitor.render.attime import TimeSyntaxError, parse_time
 from monitor.render.glob import has_glob
 from monitor.render.grammar import Call, Literal, Node, Path, parse_target
+from monitor.render.limits import Budget
 from monitor.render.series import TimeSeries
 
 __all__ = [
@@ -84,6 +85,8 @@ class Context:
     #: ``template()`` variables in force (``$name`` in paths), the request's own
     #: ``template[name]=value`` parameters overriding a target's.
     template: Mapping[str, Any] = field(default_factory=dict)
+    #: What the request has read and made so far, against its limits.
+    budget: Budget = field(default_factory=Budget)
 
     def shifted(self, start: int, end: int) -> Context:
         """The same request over another time range (``timeShift``, moving windows)."""
@@ -217,11 +220,13 @@ def read_series(paths: list[str], pattern: str, ctx: Context) -> SeriesList:
     """The series at ``paths`` (those that exist), with ``pattern`` as their path
     expression."""
     out = []
+    ctx.budget.read(len(paths), 0)
     for path in paths:
         fetched = ctx.finder.fetch(path, ctx.start, ctx.end)
         if fetched is None:
             continue
         (start, end, step), values = fetched
+        ctx.budget.make(len(values))
         out.append(
             TimeSeries.read(path, start, end, step, values, xff=ctx.xff, path_expression=pattern)
         )

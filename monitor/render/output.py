@@ -16,7 +16,7 @@ from datetime import datetime, tzinfo
 
 from monitor.render.series import TimeSeries
 
-__all__ = ["to_csv", "to_json", "to_raw"]
+__all__ = ["TooLarge", "to_csv", "to_json", "to_raw"]
 
 
 def _consolidate_for(series: TimeSeries, max_points: int, time_range: int) -> None:
@@ -40,10 +40,13 @@ def to_json(
     max_points: int | None = None,
     no_null_points: bool = False,
     pretty: bool = False,
+    max_bytes: int | None = None,
 ) -> str:
     """``[{"target", "tags", "datapoints": [[value, ts], …]}, …]``; tag values are strings
-    (graphite-web writes a number a function tagged as ``str()`` of it)."""
-    out = []
+    (graphite-web writes a number a function tagged as ``str()`` of it). Past
+    ``max_bytes`` it stops encoding and raises ``TooLarge``."""
+    parts: list[str] = []
+    size = 0
     if any(s.size for s in series_list):  # graphite-web: any(data)
         time_range = max((s.end for s in series_list), default=0) - min(
             (s.start for s in series_list), default=0
@@ -56,14 +59,43 @@ def to_json(
                 points = [p for p in points if p[0] is not None and not math.isnan(p[0])]
                 if not points:
                     continue
+            # each point is at least "[v, ts]" and a separator: refuse before encoding
+            if (
+                max_bytes is not None
+                and size + len(points) * (len(str(series.end)) + 7) > max_bytes
+            ):
+                raise TooLarge(max_bytes)
             tags = {k: v if isinstance(v, str) else str(v) for k, v in series.tags.items()}
-            out.append({"target": series.name, "tags": tags, "datapoints": points})
-    text = json.dumps(out, indent=2 if pretty else None)
+            one = {"target": series.name, "tags": tags, "datapoints": points}
+            # one series at a time, so that a huge answer is refused before it is made
+            parts.append(json.dumps(one, indent=2 if pretty else None))
+            size += len(parts[-1])
+            if max_bytes is not None and size > max_bytes:
+                raise TooLarge(max_bytes)
+    text = _join(parts, pretty)
     # graphite-web's own post-processing of Python's JSON (only before a comma).
     return text.replace("NaN,", "null,").replace("Infinity,", "1e9999,")
 
 
-def to_csv(series_list: Sequence[TimeSeries], tz: tzinfo) -> str:
+def _join(parts: list[str], pretty: bool) -> str:
+    """What ``json.dumps`` writes for a list of the objects ``parts`` encode."""
+    if not parts:
+        return "[]"
+    if not pretty:
+        return "[" + ", ".join(parts) + "]"
+    indented = [part.replace("\n", "\n  ") for part in parts]
+    return "[\n  " + ",\n  ".join(indented) + "\n]"
+
+
+class TooLarge(ValueError):
+    """An answer longer than the caller's limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is longer than {limit:,} bytes")
+        self.limit = limit
+
+
+def to_csv(series_list: Sequence[TimeSeries], tz: tzinfo, max_bytes: int | None = None) -> str:
     """``name,YYYY-MM-DD HH:MM:SS,value`` rows, CRLF line ends, empty for null."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, dialect="excel")
@@ -71,12 +103,18 @@ def to_csv(series_list: Sequence[TimeSeries], tz: tzinfo) -> str:
         for i, value in enumerate(series.points()):
             stamp = datetime.fromtimestamp(series.start + i * series.step, tz)
             writer.writerow((series.name, stamp.strftime("%Y-%m-%d %H:%M:%S"), value))
+        if max_bytes is not None and buffer.tell() > max_bytes:
+            raise TooLarge(max_bytes)
     return buffer.getvalue()
 
 
-def to_raw(series_list: Sequence[TimeSeries]) -> str:
+def to_raw(series_list: Sequence[TimeSeries], max_bytes: int | None = None) -> str:
     """``name,start,end,step|v,v,…`` lines (``None`` for null)."""
-    return "".join(
-        f"{s.name},{s.start},{s.end},{s.step}|" + ",".join(map(repr, s.points())) + "\n"
-        for s in series_list
-    )
+    lines = []
+    size = 0
+    for s in series_list:
+        lines.append(f"{s.name},{s.start},{s.end},{s.step}|" + ",".join(map(repr, s.points())))
+        size += len(lines[-1]) + 1
+        if max_bytes is not None and size > max_bytes:
+            raise TooLarge(max_bytes)
+    return "".join(line + "\n" for line in lines)

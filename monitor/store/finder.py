@@ -8,6 +8,7 @@ in ``/metrics/find`` as soon as its first point is accepted.
 from __future__ import annotations
 
 import os
+import struct
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import whisper
 
 from monitor.render.glob import node_matcher, path_matches
 from monitor.store.events import EventStore
-from monitor.store.whisper_store import Fetched, InvalidPath, WhisperStore, file_path, normalize
+from monitor.store.whisper_store import Fetched, InvalidPath, WhisperReader, file_path, normalize
 
 __all__ = ["StoreEvents", "StoreFinder"]
 
@@ -25,9 +26,10 @@ TAGGED_RESCAN = 30.0
 
 
 class StoreFinder:
-    """``monitor.render.evaluator.Finder`` over a ``WhisperStore``."""
+    """``monitor.render.evaluator.Finder`` over a whisper store (the store itself, or
+    its files and cache as a render worker sees them)."""
 
-    def __init__(self, store: WhisperStore) -> None:
+    def __init__(self, store: WhisperReader) -> None:
         self.store = store
         self._tagged_files: frozenset[str] | None = None
         self._tagged_at = 0.0
@@ -88,6 +90,10 @@ class StoreFinder:
         """Values of one series, the store's cache merged in."""
         return self.store.fetch(path, start, end)
 
+    def names(self) -> list[str]:
+        """Every untagged series name on disk or in the cache, sorted."""
+        return list(self.store.walk())
+
     def interval(self, path: str) -> tuple[float, float]:
         """The time span a leaf can answer for, as graphite-web's whisper reader gives it
         in ``/metrics/find?format=json``: from now minus the file's longest retention to
@@ -95,9 +101,12 @@ class StoreFinder:
         now = self.store.clock()
         try:
             file = file_path(self.store.root, path)
-            retention = whisper.info(str(file))["maxRetention"]
+            header = whisper.info(str(file))  # None when there is no file (yet)
+            if header is None:
+                raise FileNotFoundError(file)
+            retention = header["maxRetention"]
             return now - retention, max(file.stat().st_mtime, now - retention)
-        except (InvalidPath, OSError, whisper.WhisperException):
+        except (InvalidPath, OSError, struct.error, whisper.WhisperException):
             archives, _, _ = self.store.rules.for_metric(path)
             return now - max(step * points for step, points in archives), now
 

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +31,7 @@ from monitor.render.packed import Packed
 from monitor.store import whisper_read
 from monitor.store.rules import Rules, StoreSettings
 
-__all__ = ["InvalidPath", "StoreStats", "WhisperStore", "file_path"]
+__all__ = ["InvalidPath", "StoreStats", "WhisperReader", "WhisperStore", "file_path"]
 
 log = logging.getLogger("monitor.store")
 
@@ -99,7 +100,95 @@ def file_path(root: Path, metric: str) -> Path:
     return root.joinpath(*nodes[:-1], nodes[-1] + ".wsp")
 
 
-class WhisperStore:
+class WhisperReader:
+    """Reads whisper files under ``root`` with the points of a write-behind cache merged
+    in. The cache is the subclass's: the store's own (``WhisperStore``), or the store's
+    seen from a render worker in another process (``monitor/web/render_worker.py``)."""
+
+    def __init__(self, root: Path, rules: Rules, clock: Callable[[], float]) -> None:
+        self.root = root
+        self.rules = rules
+        self.clock = clock
+
+    def cached(self, metric: str) -> dict[int, float]:
+        """Points accepted for ``metric`` and not yet on disk."""
+        raise NotImplementedError
+
+    def cached_metrics(self) -> set[str]:
+        """Names with points waiting in the cache (a new series before its file exists)."""
+        raise NotImplementedError
+
+    def tagged_created(self) -> set[str]:
+        """Tagged series whose files the store created since it started."""
+        raise NotImplementedError
+
+    def _complain(self, message: str) -> None:
+        log.warning("store: %s", message)
+
+    def fetch(self, metric: str, start: int, end: int) -> Fetched | None:
+        """Values of ``metric`` between ``start`` and ``end``, cache included, or None."""
+        now = int(self.clock())
+        try:
+            path = file_path(self.root, metric)
+        except InvalidPath:
+            return None
+        cached = self.cached(metric)
+        result: Fetched | None = None
+        if path.exists():
+            try:
+                result = whisper_read.fetch(str(path), start, end, now)
+            except (OSError, struct.error, whisper.WhisperException) as exc:  # damaged
+                self._complain(f"cannot read {metric}: {exc}")
+        elif cached:
+            archives, _, _ = self.rules.for_metric(metric)
+            step = archives[0][0]
+            first = start - start % step + step
+            last = end - end % step + step
+            result = ((first, last, step), Packed.empty((last - first) // step))
+        if result is None:
+            return None
+        (first, last, step), values = result
+        for ts, value in cached.items():
+            index = (ts - first) // step
+            if 0 <= index < len(values):
+                values.set(index, value)
+        return (first, last, step), values
+
+    def exists(self, metric: str) -> bool:
+        """True if the series has a file or cached points."""
+        try:
+            return file_path(self.root, metric).exists() or bool(self.cached(metric))
+        except InvalidPath:
+            return False
+
+    def disk_usage(self) -> tuple[int, int]:
+        """How many whisper files there are and their total size in bytes (walks the
+        tree: callers cache it)."""
+        files = size = 0
+        for directory, _, names in os.walk(self.root):
+            for name in names:
+                if name.endswith(".wsp"):
+                    files += 1
+                    with contextlib.suppress(OSError):
+                        size += os.stat(os.path.join(directory, name)).st_size
+        return files, size
+
+    def walk(self) -> Iterator[str]:
+        """Every untagged metric name on disk or in the cache, sorted."""
+        names = set()
+        for directory, dirs, files in os.walk(self.root):
+            rel = Path(directory).relative_to(self.root)
+            if rel.parts[:1] == ("_tagged",):
+                dirs.clear()
+                continue
+            for name in files:
+                if name.endswith(".wsp"):
+                    names.add(".".join([*rel.parts, name[:-4]]))
+        names |= {m for m in self.cached_metrics() if ";" not in m}
+        yield from sorted(names)
+
+
+class WhisperStore(WhisperReader):
     """Whisper files under ``root`` with a write-behind cache. Thread-safe."""
 
     def __init__(
@@ -109,11 +198,9 @@ class WhisperStore:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.root = root
         settings = settings or StoreSettings()
-        self.rules = Rules(settings)
+        super().__init__(root, Rules(settings), clock)
         self.max_pending = settings.max_pending
-        self.clock = clock
         self.stats = StoreStats()
         self._pending: dict[str, dict[int, float]] = {}
         self._inflight: dict[str, dict[int, float]] = {}
@@ -213,7 +300,11 @@ class WhisperStore:
             if not path.exists():
                 archives, method, xff = self.rules.for_metric(metric)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                whisper.create(str(path), archives, xFilesFactor=xff, aggregationMethod=method)
+                # made whole under another name, then renamed: a reader never sees a
+                # file whose header is still being written
+                making = path.with_name(f".creating-{os.getpid()}")
+                whisper.create(str(making), archives, xFilesFactor=xff, aggregationMethod=method)
+                os.replace(making, path)
                 self.stats.files_created += 1
                 if ";" in metric:
                     with self._lock:
@@ -225,7 +316,7 @@ class WhisperStore:
             self._complain(f"cannot write {metric}: {exc}")
             return 0
 
-    # -- reading ------------------------------------------------------------------
+    # -- the cache, for reading -----------------------------------------------------
 
     def cached(self, metric: str) -> dict[int, float]:
         """Points accepted for ``metric`` and not yet on disk."""
@@ -244,65 +335,3 @@ class WhisperStore:
         """Names with points waiting in the cache (a new series before its file exists)."""
         with self._lock:
             return set(self._inflight) | set(self._pending)
-
-    def fetch(self, metric: str, start: int, end: int) -> Fetched | None:
-        """Values of ``metric`` between ``start`` and ``end``, cache included, or None."""
-        now = int(self.clock())
-        try:
-            path = file_path(self.root, metric)
-        except InvalidPath:
-            return None
-        cached = self.cached(metric)
-        result: Fetched | None = None
-        if path.exists():
-            try:
-                result = whisper_read.fetch(str(path), start, end, now)
-            except (OSError, whisper.WhisperException) as exc:
-                self._complain(f"cannot read {metric}: {exc}")
-        elif cached:
-            archives, _, _ = self.rules.for_metric(metric)
-            step = archives[0][0]
-            first = start - start % step + step
-            last = end - end % step + step
-            result = ((first, last, step), Packed.empty((last - first) // step))
-        if result is None:
-            return None
-        (first, last, step), values = result
-        for ts, value in cached.items():
-            index = (ts - first) // step
-            if 0 <= index < len(values):
-                values.set(index, value)
-        return (first, last, step), values
-
-    def exists(self, metric: str) -> bool:
-        """True if the series has a file or cached points."""
-        try:
-            return file_path(self.root, metric).exists() or bool(self.cached(metric))
-        except InvalidPath:
-            return False
-
-    def disk_usage(self) -> tuple[int, int]:
-        """How many whisper files there are and their total size in bytes (walks the
-        tree: callers cache it)."""
-        files = size = 0
-        for directory, _, names in os.walk(self.root):
-            for name in names:
-                if name.endswith(".wsp"):
-                    files += 1
-                    with contextlib.suppress(OSError):
-                        size += os.stat(os.path.join(directory, name)).st_size
-        return files, size
-
-    def walk(self) -> Iterator[str]:
-        """Every untagged metric name on disk or in the cache, sorted."""
-        names = set()
-        for directory, dirs, files in os.walk(self.root):
-            rel = Path(directory).relative_to(self.root)
-            if rel.parts[:1] == ("_tagged",):
-                dirs.clear()
-                continue
-            for name in files:
-                if name.endswith(".wsp"):
-                    names.add(".".join([*rel.parts, name[:-4]]))
-        names |= {m for m in self.cached_metrics() if ";" not in m}
-        yield from sorted(names)

@@ -121,6 +121,7 @@ def _generated(
     ``step`` seconds."""
     if step <= 0:
         raise InvalidArgument("the step must be at least 1 second")
+    ctx.budget.make(max(0, (ctx.end - ctx.start) // int(step)))
     values: list[float | None] = []
     previous = 0.0
     for at in range(ctx.start, ctx.end, int(step)):

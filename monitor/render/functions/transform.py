@@ -275,6 +275,7 @@ def hitcount(
     out = []
     for s in series_list:
         count = math.ceil((s.end - s.start) / interval)
+        ctx.budget.make(count)
         new_start = s.end - count * interval
         buckets: list[list[float]] = [[] for _ in range(count)]
         for i, value in enumerate(s.values):
@@ -355,6 +356,7 @@ def summarize(
         else:
             new_start = s.start - s.start % interval
             new_end = s.end - s.end % interval + interval
+        ctx.budget.make((new_end - new_start) // interval)
         values, aligned_end = _summarize(
             s.values, s.start, s.end, s.step, s.xff, combine, interval, new_start, new_end
         )
@@ -401,6 +403,7 @@ def smart_summarize(
         series_list = evaluate(node, ctx.shifted(int(begin.timestamp()), ctx.end))
     out = []
     for s in series_list:
+        ctx.budget.make((s.end - s.start) // interval + 1)
         values, aligned_end = _summarize(
             s.values, s.start, s.end, s.step, s.xff, combine, interval, s.start, s.end
         )
