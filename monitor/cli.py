@@ -163,13 +163,21 @@ def _with_node_config(path: Path, overrides: dict[str, str]) -> Config:
 
 
 def _until_signalled(command: str, body: Callable[[asyncio.Event], Awaitable[None]]) -> int:
-    """Run ``body(stop)``; SIGINT or SIGTERM sets ``stop``. A ``StartupError`` exits 1."""
+    """Run ``body(stop)``; SIGINT or SIGTERM sets ``stop``, a second one quits at once.
+    A ``StartupError`` exits 1."""
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def signalled() -> None:
+            if stop.is_set():
+                print(f"monitor {command}: quitting without finishing the stop", file=sys.stderr)
+                os._exit(130)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, signalled)
         await body(stop)
 
     try:

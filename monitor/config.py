@@ -73,6 +73,9 @@ class GraphiteSettings:
     upstream_auth: str = ""
     #: The timezone for ``from``/``until`` words and CSV output (``tz`` overrides).
     timezone: str = "UTC"
+    #: Answer ``jsonp=callback`` (graphite-web does). Off by default: any web page the
+    #: user visits could read metrics and events through a script tag with it.
+    jsonp: bool = False
 
 
 @dataclass(frozen=True)

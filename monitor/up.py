@@ -218,12 +218,19 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
 
     zone = _zone(config.graphite.timezone)
     pool = RenderPool(
-        WorkerSetup(store.root, config.store, config.data_dir / EVENTS, str(zone), config.render),
+        WorkerSetup(
+            store.root,
+            config.store,
+            config.data_dir / EVENTS,
+            str(zone),
+            config.render,
+            config.graphite.jsonp,
+        ),
         store,
     )
     await pool.start()
     parts.push_async_callback(pool.stop)
-    graphite = Graphite(pool, events, zone, on_event=on_event)
+    graphite = Graphite(pool, events, zone, on_event=on_event, jsonp=config.graphite.jsonp)
     app = make_app(
         status,
         graphite,
@@ -249,7 +256,9 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
 async def start_web(app: web.Application, config: Config, part: str) -> web.AppRunner:
     """Serve ``app`` on ``http.host``/``http.port``; a port that cannot be bound is a
     ``StartupError`` naming ``part`` (nothing is left running then)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Requests still running at stop get a second to finish, then are cancelled (a
+    # render's worker is then killed): Ctrl-C must not wait for a slow request.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
     try:

@@ -24,7 +24,7 @@ from monitor.up import StartupError, check_exposure, start_web
 from monitor.web.app import make_app
 from monitor.web.status import PartStatus
 from supergrep.agent import Agent
-from supergrep.server import Supergrep
+from supergrep.server import Supergrep, host_token
 from supergrep.settings import StreamSettings
 from supergrep.terminal import TailOptions, run_tail
 
@@ -57,9 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     agent.add_argument(
         "--token", default=os.environ.get("SUPERGREP_TOKEN", ""),
-        help="the hub's token ($SUPERGREP_TOKEN; --token-file keeps it out of ps)",
+        help="this host's token from `supergrep agent-token HOST` ($SUPERGREP_TOKEN;"
+        " --token-file keeps it out of ps)",
     )  # fmt: skip
     agent.add_argument("--token-file", type=Path, help="read the token from this file")
+
+    agent_token = commands.add_parser(
+        "agent-token",
+        help="print the token an agent on HOST presents (run where the hub's token is)",
+    )
+    agent_token.add_argument("host", help="the agent's host name, as it sends it (--host)")
+    agent_token.add_argument(
+        "--token", default=os.environ.get("MONITOR_HTTP_TOKEN", ""),
+        help="the hub's token, http.token (default: $MONITOR_HTTP_TOKEN)",
+    )  # fmt: skip
     agent.add_argument("--host", default=socket.gethostname(), help="this host's name")
     agent.add_argument(
         "--keepalive", type=float, default=10.0, metavar="SECONDS",
@@ -172,6 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         configure_logging(config.log_format)
         return _until_signalled(lambda stop: _serve(config, stop))
+    if args.command == "agent-token":
+        if not args.token:
+            print("supergrep agent-token: give the hub's token: --token or $MONITOR_HTTP_TOKEN",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        print(host_token(args.token, args.host))
+        return 0
     if args.command == "agent":
         configure_logging()
         token = args.token

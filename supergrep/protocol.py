@@ -200,7 +200,7 @@ def parse_agent(text: str | bytes) -> AgentBatch:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"chunks[{i}]: missing or wrong field: {exc}") from None
-        if item.end < item.start:
-            raise ProtocolError(f"chunks[{i}]: 'end' before 'start'")
+        if not 0 <= item.start <= item.end < 1 << 53:
+            raise ProtocolError(f"chunks[{i}]: 'start' and 'end' must be offsets, start <= end")
         out.append(item)
     return AgentBatch(batch_id, out)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -317,6 +318,24 @@ class Supergrep:
             return True
         return _same(request.headers.get("Authorization", ""), f"Bearer {self.token}")
 
+    def agent_refusal(self, request: web.Request, host: str) -> str | None:
+        """Why an agent may not send ``host``'s lines, or None if it may: with a token,
+        it must present ``host``'s own (or the hub's, with ``shared_agent_token``)."""
+        if not self.token:
+            return None
+        given = request.headers.get("Authorization", "")
+        if _same(given, f"Bearer {host_token(self.token, host)}"):
+            return None
+        if _same(given, f"Bearer {self.token}"):
+            if self.settings.shared_agent_token:
+                return None
+            return (
+                f"agents present their host's own token, not the hub's: run `supergrep"
+                f" agent-token {host}` where the hub's token is (or set"
+                " supergrep.shared_agent_token = true)"
+            )
+        return f"agents need Authorization: Bearer <the token of host {host!r}>"
+
     def origin_allowed(self, request: web.Request) -> bool:
         """A browser's handshake must come from this page's origin or an allowed one;
         clients that are not browsers send no ``Origin``."""
@@ -326,6 +345,14 @@ class Supergrep:
         if origin in self.settings.allowed_origins:
             return True
         return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+def host_token(secret: str, host: str) -> str:
+    """The token an agent for ``host`` presents to a hub whose token is ``secret``: an
+    HMAC of the host name, so the hub needs no list of hosts, and a host's token (on
+    that host's disk) cannot send another host's lines or move its offsets."""
+    message = b"supergrep agent for " + host.encode("utf-8", "surrogateescape")
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _watch_matcher(index: int, watch: WatchSettings) -> Matcher:
@@ -340,7 +367,10 @@ def _watch_matcher(index: int, watch: WatchSettings) -> Matcher:
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # a header's bytes that are not UTF-8 arrive as surrogates: compared, not an error
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
 
 
 def _client(request: web.Request) -> str:
@@ -559,13 +589,14 @@ async def _send(
 
 async def _agent(request: web.Request) -> web.StreamResponse:
     service = request.app[SUPERGREP]
-    if not service.authorized(request):
-        return _refuse(401, "agents need Authorization: Bearer <token>")
     if request.headers.get("Origin") is not None:
         return _refuse(403, "agents are not browsers")
     host = request.query.get("host", "")
     if not host or len(host) > 255:
         return _refuse(400, "say which host this is: /supergrep/ingest?host=NAME")
+    refusal = service.agent_refusal(request, host)
+    if refusal is not None:
+        return _refuse(401, refusal)
     ws = web.WebSocketResponse(
         max_msg_size=service.settings.max_message * 16, compress=True, heartbeat=10
     )

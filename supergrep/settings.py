@@ -90,3 +90,7 @@ class SupergrepSettings:
     #: Origins (``https://ops.example.com``) allowed to open the websocket besides the
     #: page's own; browsers send ``Origin`` and this stops other sites' pages (CSWSH).
     allowed_origins: tuple[str, ...] = ()
+    #: With a token, each agent presents its host's own token (``supergrep agent-token
+    #: HOST`` prints it), so it can write only its host's lines and offsets; true also
+    #: accepts the hub's token from agents, for any host name they claim.
+    shared_agent_token: bool = False

@@ -11,6 +11,7 @@ of points to refuse takes longer than that timeout here).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -260,3 +261,41 @@ def test_the_stack_is_still_whole_afterwards(stack: Stack) -> None:
     status, body = render(stack, "sinFunction('x')", **{"from": "-1h"})
     assert status == 200
     assert json.loads(body)[0]["target"] == "x"
+
+
+def test_ctrl_c_stops_within_5_s_whatever_is_in_flight(tmp_path: Path) -> None:
+    """SIGINT while a render computes, clients hold connections and carbon lines wait
+    in the socket: the process exits 0 within 5 s, and those lines are on disk."""
+    carbon = _free_port()
+    args = [
+        "--set", "http.port=0", "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0",
+        "--set", f"carbon.port={carbon}", "--set", "render.timeout=120",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(tmp_path), *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert "is up" in proc.stdout.readline()
+        url = proc.stdout.readline().split()[0].rstrip("/")
+        slow = "movingMedian(sinFunction('x',1,60),10000)"
+        query = urllib.parse.urlencode({"target": slow, "from": "-30d"})
+
+        def in_flight() -> None:
+            with contextlib.suppress(OSError):  # the server goes away under it
+                get(f"{url}/render?{query}")
+
+        threading.Thread(target=in_flight, daemon=True).start()
+        held = socket.create_connection(("127.0.0.1", carbon))
+        held.sendall(b"".join(b"drained.m%d 7 %d\n" % (i, time.time()) for i in range(50)))
+        time.sleep(0.5)  # the render is computing
+        began = time.monotonic()
+        proc.send_signal(2)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - began < 5
+        held.close()
+    finally:
+        stop_process(proc)
+    files = sorted(p.stem for p in (tmp_path / "whisper" / "drained").glob("*.wsp"))
+    assert len(files) == 50

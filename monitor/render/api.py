@@ -85,6 +85,8 @@ class Backend:
     events: EventSource | None
     timezone: tzinfo
     settings: RenderSettings
+    #: Whether ``jsonp=`` is answered (``graphite.jsonp``).
+    jsonp: bool = False
 
 
 def error(message: str, status: int = 400, **extra: Any) -> Answer:
@@ -97,10 +99,16 @@ def error(message: str, status: int = 400, **extra: Any) -> Answer:
 _CALLBACK = re.compile(r"[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*")
 
 
-def jsonp(params: Params, body: str) -> Answer:
-    """``body`` as JSON, or wrapped in the ``jsonp`` callback when one is asked for."""
+def jsonp(params: Params, body: str, allowed: bool) -> Answer:
+    """``body`` as JSON, or wrapped in the ``jsonp`` callback when one is asked for (and
+    ``allowed``: JSONP lets any web page read the answer)."""
     callback = params.get("jsonp")
     if callback:
+        if not allowed:
+            return error(
+                "jsonp is turned off: with it, any web page could read this stack's data"
+                " (set graphite.jsonp = true to turn it on)"
+            )
         if len(callback) > 100 or not _CALLBACK.fullmatch(callback):
             return error(f"jsonp: {callback[:100]!r} is not a JavaScript function name")
         return Answer(200, "text/javascript", f"{callback}({body})")
@@ -210,7 +218,7 @@ def _render(params: Params, backend: Backend, _arg: str) -> Answer:
         )
     except TooLarge:
         raise _too_large(backend.settings) from None
-    return jsonp(params, body)
+    return jsonp(params, body, backend.jsonp)
 
 
 # -- finding series -------------------------------------------------------------------
@@ -254,7 +262,7 @@ def _find(params: Params, backend: Backend, _arg: str) -> Answer:
         out = {"nodes": sorted({p.split(".")[index] for p, _ in nodes if _has(p, index)})}
     else:
         out = _find_json(backend.store, nodes)
-    return jsonp(params, _bounded(json.dumps(out), backend.settings))
+    return jsonp(params, _bounded(json.dumps(out), backend.settings), backend.jsonp)
 
 
 def _has(path: str, index: int) -> bool:
@@ -313,11 +321,15 @@ def _expand(params: Params, backend: Backend, _arg: str) -> Answer:
         found = backend.store.find(query)
         budget.read(len(found), 0)
         results.update(path for path, leaf in found if leaf or not leaves_only)
-    return jsonp(params, _bounded(json.dumps({"results": sorted(results)}), backend.settings))
+    return jsonp(
+        params, _bounded(json.dumps({"results": sorted(results)}), backend.settings), backend.jsonp
+    )
 
 
 def _index(params: Params, backend: Backend, _arg: str) -> Answer:
-    return jsonp(params, _bounded(json.dumps(backend.store.names()), backend.settings))
+    return jsonp(
+        params, _bounded(json.dumps(backend.store.names()), backend.settings), backend.jsonp
+    )
 
 
 # -- tags: the store's tagged series are the index (see monitor/render/tags.py) -------
@@ -339,7 +351,7 @@ def _find_series(params: Params, backend: Backend, _arg: str) -> Answer:
     if not expressions:
         return error("no tag expressions specified")
     found = tags.find(backend.store.tagged(), expressions)
-    return jsonp(params, _bounded(json.dumps(found), backend.settings))
+    return jsonp(params, _bounded(json.dumps(found), backend.settings), backend.jsonp)
 
 
 def _complete_tags(params: Params, backend: Backend, _arg: str) -> Answer:
@@ -349,7 +361,7 @@ def _complete_tags(params: Params, backend: Backend, _arg: str) -> Answer:
         params.text("tagPrefix"),
         _limit(params, 100) or 100,
     )
-    return jsonp(params, json.dumps(found))
+    return jsonp(params, json.dumps(found), backend.jsonp)
 
 
 def _complete_values(params: Params, backend: Backend, _arg: str) -> Answer:
@@ -363,24 +375,24 @@ def _complete_values(params: Params, backend: Backend, _arg: str) -> Answer:
         params.text("valuePrefix"),
         _limit(params, 100) or 100,
     )
-    return jsonp(params, json.dumps(found))
+    return jsonp(params, json.dumps(found), backend.jsonp)
 
 
 def _list_tags(params: Params, backend: Backend, _arg: str) -> Answer:
     wanted = tags.name_filter(params.get("filter"))
     names = [t for t in sorted(tags.tag_counts(backend.store.tagged())) if tags.passes(wanted, t)]
     listed = [{"tag": t} for t in names[: _limit(params, None)]]
-    return jsonp(params, _bounded(json.dumps(listed), backend.settings))
+    return jsonp(params, _bounded(json.dumps(listed), backend.settings), backend.jsonp)
 
 
 def _tag_details(params: Params, backend: Backend, tag: str) -> Answer:
     wanted = tags.name_filter(params.get("filter"))
     counts = tags.tag_counts(backend.store.tagged()).get(tag)
     if counts is None:
-        return jsonp(params, "null")
+        return jsonp(params, "null", backend.jsonp)
     values = [{"value": v, "count": n} for v, n in sorted(counts.items()) if tags.passes(wanted, v)]
     body = json.dumps({"tag": tag, "values": values[: _limit(params, None)]})
-    return jsonp(params, _bounded(body, backend.settings))
+    return jsonp(params, _bounded(body, backend.settings), backend.jsonp)
 
 
 #: Every kind of request a render worker answers, by name.

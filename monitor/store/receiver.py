@@ -4,17 +4,22 @@ collectd, scripts and real statsd daemons feed the store through it, as they wou
 carbon-cache. Lines are parsed by ``monitor.carbon.parse_line`` and handed to the store
 in batches, one per read. Bad lines are counted and logged at most every 10 seconds with
 an example; they never close the connection. A line longer than ``LINE_MAX`` bytes is
-dropped and counted, so one client cannot exhaust memory.
+dropped and counted, so one client cannot exhaust memory. On stop, what clients sent
+that is still unread in the kernel's buffers is read and stored first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import sys
+import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from monitor.carbon import BadLine, Point, parse_line
 from monitor.store.whisper_store import WhisperStore
@@ -24,6 +29,8 @@ __all__ = ["CarbonReceiver", "CarbonSettings"]
 log = logging.getLogger("monitor.carbon")
 
 LINE_MAX = 64 * 1024
+#: Seconds ``stop`` spends at most reading what clients sent before it.
+DRAIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,8 @@ class CarbonReceiver:
         self.bound: list[tuple[str, str, int]] = []
         self._server: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        #: Open connections: their handler tasks and sockets.
+        self._connections: dict[asyncio.Task[None], Any] = {}
         self._logged_at = 0.0
 
     async def start(self) -> None:
@@ -87,9 +95,15 @@ class CarbonReceiver:
             raise OSError(exc.errno, f"carbon {where}") from exc
 
     async def stop(self) -> None:
-        """Stop listening and end open connections (what they sent is already stored)."""
+        """Stop listening, store what clients have sent that is still unread (in the
+        kernel's socket buffers: for up to ``DRAIN`` seconds), then end connections."""
         if self._server is not None:
             self._server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN
+        while loop.time() < deadline and any(_unread(s) for s in self._sockets()):
+            await asyncio.sleep(0.01)  # the loop reads and stores meanwhile
+        await asyncio.sleep(0.01)  # and what it read last reaches the store
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
@@ -99,6 +113,10 @@ class CarbonReceiver:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
+
+    def _sockets(self) -> list[Any]:
+        found = [self._udp.get_extra_info("socket")] if self._udp is not None else []
+        return found + list(self._connections.values())
 
     def feed(self, lines: list[str]) -> None:
         """Parse lines and store the good ones."""
@@ -128,11 +146,14 @@ class CarbonReceiver:
                 self.stats.bad_lines,
             )
 
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._connections.pop(task, None)
+
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._connections.add(task)
-            task.add_done_callback(self._connections.discard)
+            self._connections[task] = writer.get_extra_info("socket")
+            task.add_done_callback(self._forget)
         pending = b""
         try:
             while data := await reader.read(65536):
@@ -150,6 +171,15 @@ class CarbonReceiver:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+
+def _unread(sock: Any) -> bool:
+    """Whether bytes wait in ``sock``'s kernel receive buffer."""
+    try:
+        waiting = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return False
+    return int.from_bytes(waiting, sys.byteorder) > 0
 
 
 class _Datagrams(asyncio.DatagramProtocol):

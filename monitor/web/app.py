@@ -117,7 +117,9 @@ def _token_check(token: str) -> Middleware:
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if token and request.method not in ("GET", "HEAD", "OPTIONS"):
             given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            expected = f"Bearer {token}".encode()
+            # header bytes that are not UTF-8 arrive as surrogates: compared, never a 500
+            if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
                 return web.json_response(
                     {"error": "this write needs the token: Authorization: Bearer <token>"},
                     status=401,

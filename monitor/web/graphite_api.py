@@ -52,6 +52,8 @@ class Graphite:
     #: Called with each event accepted by ``POST /events/`` (``monitor up`` turns
     #: deploys into supergrep banners here).
     on_event: Callable[[Event], None] | None = None
+    #: Whether ``jsonp=`` is answered (``graphite.jsonp``; the workers know it too).
+    jsonp: bool = False
 
 
 GRAPHITE: web.AppKey[Graphite] = web.AppKey("graphite")
@@ -107,8 +109,8 @@ async def _params(request: web.Request) -> MultiDictProxy[str]:
     return MultiDictProxy(merged)
 
 
-def _jsonp(params: Mapping[str, str], body: str) -> web.Response:
-    return _reply(jsonp(Params(params.items()), body))
+def _jsonp(request: web.Request, params: Mapping[str, str], body: str) -> web.Response:
+    return _reply(jsonp(Params(params.items()), body, request.app[GRAPHITE].jsonp))
 
 
 def _reply(answer: Answer) -> web.Response:
@@ -174,7 +176,7 @@ async def _get_events(request: web.Request) -> web.Response:
     tags = params.get("tags", "").split() or None
     union = params.get("set") == "union"
     found = await asyncio.to_thread(graphite.events.query, start, end, tags, union)
-    return _jsonp(params, json.dumps([e.to_json() for e in found]))
+    return _jsonp(request, params, json.dumps([e.to_json() for e in found]))
 
 
 async def _version(request: web.Request) -> web.Response:
@@ -201,7 +203,7 @@ async def _tag_series(request: web.Request) -> web.Response:
     except tags.TagError as exc:
         return _error(str(exc))
     multi = request.path.endswith("tagMultiSeries")
-    return _jsonp(params, json.dumps(canonical if multi else canonical[0]))
+    return _jsonp(request, params, json.dumps(canonical if multi else canonical[0]))
 
 
 async def _del_series(request: web.Request) -> web.Response:
@@ -224,14 +226,14 @@ def _catalogue_json(value: object) -> str:
 async def _functions_list(request: web.Request) -> web.Response:
     params = request.query
     if params.get("type") == "pie":  # no pie-chart functions: graphs are drawn in the page
-        return _jsonp(params, "{}")
+        return _jsonp(request, params, "{}")
     grouped = params.get("grouped", "").lower() in ("1", "true")
     listed = catalogue(params.get("group"), grouped)
-    return _jsonp(params, _catalogue_json(listed))
+    return _jsonp(request, params, _catalogue_json(listed))
 
 
 async def _function_details(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in FUNCTIONS or request.query.get("type") == "pie":
         return _error(f"Function not found: {name}", status=404)
-    return _jsonp(request.query, _catalogue_json(describe(FUNCTIONS[name])))
+    return _jsonp(request, request.query, _catalogue_json(describe(FUNCTIONS[name])))

@@ -78,6 +78,7 @@ class WorkerSetup:
     events: Path
     timezone: str
     render: RenderSettings
+    jsonp: bool = False
 
 
 class LinkedStore(WhisperReader):
@@ -124,7 +125,7 @@ def serve(sock: socket.socket, setup: WorkerSetup) -> None:
     store = LinkedStore(sock, setup.root, setup.store)
     events = EventStore(setup.events)
     backend = Backend(
-        StoreFinder(store), StoreEvents(events), ZoneInfo(setup.timezone), setup.render
+        StoreFinder(store), StoreEvents(events), ZoneInfo(setup.timezone), setup.render, setup.jsonp
     )
     try:
         while True:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import websockets
 
+from supergrep.server import host_token
 from tests.conftest import UNIT, stop_process
 from tests.node_statsd import free_port
 from tests.supergrep.hubs import RunningHub, ViewerClient, running_hub
@@ -231,3 +232,51 @@ async def test_agents_cannot_flood_the_hub_with_streams_or_huge_lines(tmp_path: 
                 assert "at most supergrep.max_streams (2)" in refused["message"]
         assert not hub.service.hub.has_stream("new3")
         assert not hub.service.hub.has_stream("bad name!")
+
+
+async def test_an_agent_writes_only_its_own_hosts_lines_and_offsets() -> None:
+    """With a token, each agent presents its host's own token: one host's token cannot
+    send another host's lines or move its offsets, the hub's token is refused from
+    agents, and offsets must be offsets."""
+
+    def batch(start: int, end: int) -> str:
+        chunk = {"stream": "app", "file": "/a.log", "file_id": "1:2", "start": start,
+                 "end": end, "ts": 1.0, "lines": ["x"]}  # fmt: skip
+        return json.dumps({"type": "batch", "id": 1, "chunks": [chunk]})
+
+    def auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async with running_hub({"app": []}, token="hub-secret") as hub:
+        base = hub.url.replace("http://", "ws://") + "/supergrep/ingest?protocol=2&host="
+        own = host_token("hub-secret", "web1")
+        async with websockets.connect(base + "web1", additional_headers=auth(own)) as agent:
+            assert json.loads(await agent.recv())["offsets"] == {}
+            await agent.send(batch(0, 2))
+            assert json.loads(await agent.recv())["offsets"] == {"1:2": 2}
+            await agent.send(batch(-5, 10**15))  # not an offset: refused, nothing moved
+            answer = json.loads(await agent.recv())
+            assert answer["type"] == "error"
+            assert "'start' and 'end' must be offsets" in answer["message"]
+        for host, token, words in (
+            ("web2", own, "the token of host 'web2'"),  # web1's token for web2
+            ("web1", "hub-secret", "supergrep agent-token web1"),  # the hub's own
+            ("web1", "wrong", "the token of host 'web1'"),
+        ):
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with websockets.connect(base + host, additional_headers=auth(token)):
+                    pass
+            assert refused.value.response.status_code == 401
+            assert words in refused.value.response.body.decode()
+        # web1's offsets are as web1 left them
+        async with websockets.connect(base + "web1", additional_headers=auth(own)) as agent:
+            assert json.loads(await agent.recv())["offsets"] == {"1:2": 2}
+
+
+def test_agent_token_command_prints_the_hosts_token() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "supergrep.cli", "agent-token", "web1", "--token", "hub-secret"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.strip() == host_token("hub-secret", "web1")
+    assert len(out.strip()) == 64

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from supergrep.server import host_token
 from tests.conftest import UNIT, require, stop_process
 from tests.supergrep.hubs import ViewerClient
 from tests.supergrep.test_agent import Writer
@@ -129,7 +130,8 @@ async def test_two_hosts_every_line_once_across_cut_links_and_restarts(
     def start_agent(role: str) -> subprocess.Popen[str]:
         args = [
             "agent", "--hub", f"ws://{hosts.hub_ip[role]}:8080/supergrep/ingest",
-            "--token", TOKEN, "--stream", f"app={tmp_path / role}/*.log",
+            "--token", host_token(TOKEN, f"host-{role}"),  # its own: bound to its name
+            "--stream", f"app={tmp_path / role}/*.log",
             "--host", f"host-{role}", "--state", str(tmp_path / f"{role}.json"),
             "--keepalive", "1",
         ]  # fmt: skip

@@ -66,3 +66,28 @@ async def test_port_in_use_names_the_address(tmp_path: Path) -> None:
         receiver = CarbonReceiver(CarbonSettings(port=port), WhisperStore(tmp_path))
         with pytest.raises(OSError, match=f"carbon 127.0.0.1:{port}"):
             await receiver.start()
+
+
+async def test_stop_stores_what_clients_sent_before_it(tmp_path: Path) -> None:
+    """Lines still unread in the kernel's buffers when the stack stops are stored, not
+    dropped with the connection (Ctrl-C must not lose what was accepted)."""
+    store = WhisperStore(tmp_path, clock=lambda: NOW)
+    receiver = CarbonReceiver(CarbonSettings(port=0), store, wall=lambda: NOW)
+    await receiver.start()
+    tcp = next((h, p) for kind, h, p in receiver.bound if kind == "tcp")
+    udp = next((h, p) for kind, h, p in receiver.bound if kind == "udp")
+    client = socket.create_connection(tcp)
+    await until(lambda: len(receiver._connections) == 1)
+    # sent without the event loop running: all of it waits in the kernel when stop begins
+    lines = [f"tcp.m{i % 10} {i} {NOW - 10 * (i // 10)}\n" for i in range(2000)]
+    client.sendall("".join(lines).encode())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i in range(100):
+            s.sendto(f"udp.m {i} {NOW - 10 * i}\n".encode(), udp)
+    try:
+        await receiver.stop()
+    finally:
+        client.close()
+    assert receiver.stats.lines == 2100
+    assert len(store.cached("tcp.m7")) == 200
+    assert len(store.cached("udp.m")) == 100

@@ -76,7 +76,22 @@ async def test_a_name_rebound_to_loopback_is_refused(stack: Running) -> None:
     assert not loopback_name("localhost.evil.example")
 
 
-async def test_jsonp_callbacks_are_names_only(stack: Running) -> None:
+async def test_jsonp_is_off_unless_turned_on(stack: Running) -> None:
+    """With JSONP, any page could read metrics with a script tag: off by default."""
+    async with aiohttp.ClientSession() as http:
+        for path in (
+            "events/get_data?from=-1h&jsonp=cb",
+            "render?target=sinFunction('x')&jsonp=cb",  # answered by a worker
+            "functions?jsonp=cb",
+        ):
+            async with http.get(stack.url + path) as r:
+                assert r.status == 400, path
+                assert "graphite.jsonp = true" in (await r.json())["error"]
+
+
+async def test_jsonp_callbacks_are_names_only(tmp_path: Path) -> None:
+    overrides = {**PORTS, "data_dir": str(tmp_path), "graphite.jsonp": "true"}
+    stack = await start(load_config(overrides=overrides))
     async with aiohttp.ClientSession() as http:
         query = "events/get_data?from=-1h&jsonp="
         async with http.get(f"{stack.url}{query}app.graphs.draw_1") as r:
@@ -86,6 +101,11 @@ async def test_jsonp_callbacks_are_names_only(stack: Running) -> None:
             async with http.get(f"{stack.url}{query}{evil}") as r:
                 assert r.status == 400, evil
                 assert "is not a JavaScript function name" in (await r.json())["error"]
+        render = "render?target=sinFunction('x')&from=-1min&jsonp=cb"
+        async with http.get(stack.url + render) as r:  # answered by a worker
+            assert r.status == 200
+            assert (await r.text()).startswith('cb([{"target": "x"')
+    await stack.stop()
 
 
 async def test_a_page_on_another_origin_cannot_record_a_deploy(stack: Running) -> None:
