@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 SUPERGREP: web.AppKey[Supergrep] = web.AppKey("supergrep")
 AUTH_WAIT = 5.0
+#: Viewer sockets that may wait for their token at once (with a token set).
+MAX_UNAUTHENTICATED = 64
 READ_TURN = 2 << 20
 
 
@@ -103,6 +105,7 @@ class Supergrep:
             (w.stream, _watch_matcher(i, w), w.metric) for i, w in enumerate(settings.watch)
         ]
         self.clients: Counter[str] = Counter()  # client address -> viewer connections
+        self.unauthenticated = 0  # viewer sockets yet to send their token
         self._watcher = Watcher(self._changed)
         self._tasks: list[asyncio.Task[None]] = []
         self._read_scheduled = False
@@ -477,6 +480,10 @@ async def _viewer(request: web.Request) -> web.StreamResponse:
         return _refuse(503, f"too many viewers ({settings.max_viewers})")
     if service.clients[client] >= settings.max_per_client:
         return _refuse(429, f"too many connections from {client} ({settings.max_per_client})")
+    if not service.authorized(request) and service.unauthenticated >= MAX_UNAUTHENTICATED:
+        # sockets still to send their token are a pool of their own: they cannot take
+        # the viewers' places, and cannot grow without bound either
+        return _refuse(503, f"too many connections waiting to authenticate ({MAX_UNAUTHENTICATED})")
     # No per-message compression for viewers: it would cost the hub CPU per viewer for
     # every batch, and viewers are usually on the same LAN. Agents' batches are compressed.
     ws = web.WebSocketResponse(max_msg_size=settings.max_message, compress=False)
@@ -492,11 +499,14 @@ async def _serve_viewer(
     settings = service.settings
     authorized = service.authorized(request)
     if not authorized:
+        service.unauthenticated += 1
         try:
             msg = await asyncio.wait_for(ws.receive(), AUTH_WAIT)
             request_ = parse_viewer(msg.data) if msg.type == WSMsgType.TEXT else None
         except (TimeoutError, ProtocolError):
             request_ = None
+        finally:
+            service.unauthenticated -= 1
         if not isinstance(request_, Auth) or not _same(request_.token, service.token):
             await ws.send_json({"type": "error", "code": "unauthorized", "message": "bad token"})
             await ws.close(code=4401, message=b"unauthorized")

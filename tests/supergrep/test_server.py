@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import aiohttp
 import pytest
 import websockets
 
+from supergrep.server import MAX_UNAUTHENTICATED
 from tests.supergrep.hubs import ViewerClient, running_hub
 
 
@@ -220,3 +222,24 @@ async def test_messages_past_the_size_limit_close_the_connection(tmp_path: Path)
         await viewer.connection.send(json.dumps({"type": "subscribe", "x": "y" * 5000}))
         with pytest.raises(websockets.ConnectionClosed):
             await viewer.until(lambda v: False, timeout=5)
+
+
+async def test_sockets_without_their_token_cannot_take_viewers_places(tmp_path: Path) -> None:
+    """With a token, sockets yet to authenticate are a bounded pool of their own: a
+    flood of them is refused, and viewers with the token still get in."""
+    log = tmp_path / "app.log"
+    append(log, "")
+    async with (
+        running_hub({"app": [str(log)]}, token="s3cret", max_per_client=500, max_viewers=5) as hub,
+        contextlib.AsyncExitStack() as held,
+    ):
+        for _ in range(MAX_UNAUTHENTICATED):
+            await held.enter_async_context(websockets.connect(hub.ws))
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(hub.ws):
+                pass
+        assert refused.value.response.status_code == 503
+        assert b"waiting to authenticate" in refused.value.response.body
+        headers = {"Authorization": "Bearer s3cret"}
+        async with ViewerClient.connect(hub.ws, additional_headers=headers) as viewer:
+            await viewer.until(lambda v: bool(v.of("hello")))
