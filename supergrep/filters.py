@@ -32,7 +32,7 @@ from monitor.patterns import PatternTooBig
 from monitor.patterns import check as check_size
 from supergrep.lines import Line
 
-__all__ = ["FilterError", "FilterSpec", "Matcher", "SwitchedOff"]
+__all__ = ["FilterError", "FilterSpec", "Matcher", "SharedBudget", "SwitchedOff"]
 
 MAX_PATTERN = 1000
 MAX_PATTERNS = 20
@@ -122,6 +122,39 @@ class _Pattern:
 
 
 @dataclass
+class SharedBudget:
+    """The matching time of every viewer's filters together, per ``window``.
+
+    Each pattern's own budget stops one slow pattern, but twenty viewers, each with a
+    pattern just under its own limit, would still take the whole event loop between
+    them. All matchers of a hub share one of these: once all patterns together have
+    spent more than ``share`` of a window, every pattern that has used more than an
+    equal part of what was spent is switched off as it next runs. Fast patterns on a
+    flood of lines are spared by the same ``per_line`` rule as the per-pattern budget.
+    """
+
+    share: float = 0.5
+    window: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    spent: float = 0.0
+    _started: float | None = None
+    _patterns: set[int] = field(default_factory=set)
+
+    def charge(self, pattern: object, seconds: float, now: float) -> bool:
+        """Count ``seconds`` spent by ``pattern``; True if the budget is blown and the
+        pattern spent more than an equal part of it (then it should go)."""
+        if self._started is None or now - self._started >= self.window:
+            self._started, self.spent, self._patterns = now, 0.0, set()
+        self.spent += seconds
+        self._patterns.add(id(pattern))
+        return self.spent > self.share * self.window
+
+    def fair(self) -> float:
+        """An equal part of what all patterns spent this window."""
+        return self.spent / max(1, len(self._patterns))
+
+
+@dataclass
 class _OpenGroup:
     """The group a file's last line is in, for one filter: matched yet, or held."""
 
@@ -150,6 +183,8 @@ class Matcher:
     per_line: float = 20e-6  # … when each line costs more than this on average
     window: float = 5.0
     clock: Callable[[], float] = time.monotonic
+    #: The hub's budget for all viewers' patterns together, if it keeps one.
+    shared: SharedBudget | None = None
     switched_off: list[SwitchedOff] = field(default_factory=list)
     _include: list[_Pattern] = field(default_factory=list)
     _exclude: list[_Pattern] = field(default_factory=list)
@@ -256,6 +291,16 @@ class Matcher:
         now = self.clock()
         pattern.spent += now - started
         pattern.lines += len(lines)
+        if (
+            self.shared is not None
+            and self.shared.charge(pattern, now - started, now)
+            and not pattern.off
+            and pattern.spent >= self.shared.fair()
+            and pattern.spent > self.per_line * pattern.lines
+        ):
+            spent = f"{self.shared.spent:.2f} s of matching for all viewers"
+            self._switch_off(pattern, f"too slow: its share of {spent} in {self.window:g} s")
+            return hits
         if now - self._window_start >= self.window:
             self._window_start = now
             for p in self._include + self._exclude:

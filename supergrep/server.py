@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from supergrep.filters import FilterError, FilterSpec, Matcher
+from supergrep.filters import FilterError, FilterSpec, Matcher, SharedBudget
 from supergrep.hub import Hub, UnknownStream, Viewer
 from supergrep.protocol import (
     AGENT_PROTOCOL,
@@ -80,10 +80,12 @@ class Supergrep:
         self.settings = settings
         self.token = token
         self.stats = Stats()
+        #: All viewers' patterns together may take half of the loop's time, at most.
+        shared = SharedBudget()
         self.hub = Hub(
             settings.streams,
             ring=settings.ring,
-            matcher=lambda spec: Matcher(spec, timeout=settings.regex_timeout),
+            matcher=lambda spec: Matcher(spec, timeout=settings.regex_timeout, shared=shared),
         )
         self.tails = {
             name: StreamTail(

@@ -10,7 +10,7 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supergrep.filters import MAX_HELD, FilterError, FilterSpec, Matcher
+from supergrep.filters import MAX_HELD, FilterError, FilterSpec, Matcher, SharedBudget
 from supergrep.hub import Hub, UnknownStream, Viewer
 from supergrep.lines import Line, encode_lines
 from supergrep.traces import TraceGrouper
@@ -89,6 +89,43 @@ def test_slow_but_finishing_pattern_is_switched_off_by_budget() -> None:
     matcher._exclude[0].search = ticking
     matcher.select([line("a"), line("b")])
     assert [o.reason.split(":")[0] for o in matcher.take_switched()] == ["too slow"]
+
+
+def test_many_patterns_each_within_its_budget_cannot_take_the_loop_together() -> None:
+    """Twelve viewers' patterns, each spending 0.15 s a batch (well under its own budget
+    of 1 s in 5 s), would take all the hub's time between them; the shared budget
+    (half of each 5 s) switches off those spending more than their part, and spares a
+    cheap pattern on the same lines."""
+    clock = Clock()
+    shared = SharedBudget(share=0.5, window=5, clock=clock)
+
+    def matcher(cost: float) -> Matcher:
+        made = Matcher(FilterSpec(include=("x",)), window=5, clock=clock, shared=shared)
+
+        def search(text: str, timeout: float) -> None:
+            clock.now += cost
+            return
+
+        made._include[0].search = search
+        made._include[0].joined = None  # one call a line
+        return made
+
+    hogs = [matcher(0.0015) for _ in range(12)]  # 0.15 s a batch of 100 lines
+    cheap = matcher(1e-6)
+    batch = [line("a", i) for i in range(100)]
+    shares = []
+    for _ in range(8):  # a batch for every viewer, then 0.8 s of other work
+        began = clock.now
+        for each in [*hogs, cheap]:
+            each.select(batch)
+        matching = clock.now - began
+        clock.now += 0.8
+        shares.append(matching / (clock.now - began))
+    off = [m.take_switched() for m in hogs]
+    assert shares[0] > 0.6  # twelve patterns together: 1.8 s of every 2.6 s
+    assert max(shares[3:]) <= 0.5  # once the budget is felt: at most half
+    assert sum(1 for o in off if o and "for all viewers" in o[0].reason) >= 6
+    assert cheap.take_switched() == []
 
 
 def test_publish_numbers_lines_and_fans_out_once_per_filter() -> None:
