@@ -170,7 +170,11 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
         return [
             PartStatus("web server", "running", f"status page and APIs at {here}", here),
             PartStatus("statsd daemon", "running", describe_statsd(statsd)),
-            PartStatus("Graphite store", "running", gauge.describe()),
+            PartStatus(
+                "Graphite store",
+                "failing" if store.stats.low_disk else "running",
+                gauge.describe(),
+            ),
             PartStatus(
                 "dashboards",
                 "running",
@@ -412,11 +416,23 @@ class StoreGauge:
         files, size = self._usage[1]
         where = ", ".join(f"{kind} {host}:{port}" for kind, host, port in self.receiver.bound)
         s = self.store.stats
+        waiting = (
+            f"; {s.creates_waiting:,} new series wait for their files"
+            " (store.max_creates_per_minute)"
+            if s.creates_waiting and not s.low_disk
+            else ""
+        )
+        low = (
+            f"; LOW DISK: {s.disk_free / 2**20:,.0f} MiB free, below store.min_free_mb:"
+            f" no new series are created ({s.creates_waiting:,} wait)"
+            if s.low_disk
+            else ""
+        )
         return (
             f"carbon on {where}; {self._rate:,.0f} points/s now, {s.points_accepted:,} accepted,"
             f" {s.points_written:,} written, {s.points_dropped + s.invalid_paths:,} dropped;"
-            f" {files:,} series, {size / 2**20:,.1f} MB in {self.store.root};"
-            f" {self.receiver.stats.bad_lines:,} bad carbon lines"
+            f" {files:,} series, {size / 2**20:,.1f} MB on disk in {self.store.root};"
+            f" {self.receiver.stats.bad_lines:,} bad carbon lines{waiting}{low}"
         )
 
 

@@ -74,6 +74,15 @@ class StoreSettings:
     #: Points accepted but not yet on disk, all series together; beyond it new points
     #: are dropped and counted (the disk cannot keep up).
     max_pending: int = field(default=5_000_000, metadata={"range": (1000, 1_000_000_000)})
+    #: New whisper files are sparse: disk is taken as points arrive, not all at once
+    #: (3.3 MB a series with the default retention). False preallocates, as carbon does.
+    sparse: bool = True
+    #: New series created a minute at most (carbon's ``MAX_CREATES_PER_MINUTE``); the
+    #: points of the others wait in the cache, readable, and their files come later.
+    max_creates_per_minute: int = field(default=1000, metadata={"range": (1, 10_000_000)})
+    #: Below this much free disk (MiB) no new series are created (their points wait in
+    #: the cache); existing series are still written.
+    min_free_mb: int = field(default=512, metadata={"range": (0, 1 << 40)})
 
 
 def parse_retentions(text: str) -> list[tuple[int, int]]:

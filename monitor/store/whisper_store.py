@@ -10,6 +10,11 @@ thread moves them to disk in batches (one ``update_many`` per series). Reads mer
 cache into what the file holds, so a point is visible as soon as it is accepted, as
 carbon's cache makes it. The cache is bounded (``max_pending`` points): past it, new
 points are dropped and counted in ``stats``.
+
+New files are sparse (disk is taken as points arrive) and made at most
+``max_creates_per_minute`` a minute, and not at all below ``min_free_mb`` of free disk:
+the points of series waiting for their file stay in the cache, readable, until it can
+be made.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import struct
 import threading
 import time
@@ -53,6 +59,12 @@ class StoreStats:
     invalid_paths: int = 0
     write_errors: int = 0
     files_created: int = 0
+    #: Series whose files wait to be created (over the create rate, or low on disk).
+    creates_waiting: int = 0
+    #: Free disk under the data directory at the last look, and whether it is below
+    #: ``min_free_mb`` (then no series are created).
+    disk_free: int = 0
+    low_disk: bool = False
     last_error: str | None = None
 
 
@@ -162,15 +174,16 @@ class WhisperReader:
             return False
 
     def disk_usage(self) -> tuple[int, int]:
-        """How many whisper files there are and their total size in bytes (walks the
-        tree: callers cache it)."""
+        """How many whisper files there are and the disk they take in bytes (blocks
+        allocated: a sparse file counts what it holds, not its length; walks the tree:
+        callers cache it)."""
         files = size = 0
         for directory, _, names in os.walk(self.root):
             for name in names:
                 if name.endswith(".wsp"):
                     files += 1
                     with contextlib.suppress(OSError):
-                        size += os.stat(os.path.join(directory, name)).st_size
+                        size += os.stat(os.path.join(directory, name)).st_blocks * 512
         return files, size
 
     def walk(self) -> Iterator[str]:
@@ -201,7 +214,13 @@ class WhisperStore(WhisperReader):
         settings = settings or StoreSettings()
         super().__init__(root, Rules(settings), clock)
         self.max_pending = settings.max_pending
+        self.settings = settings
         self.stats = StoreStats()
+        #: Series over the create rate or short of disk: their points, kept readable.
+        self._deferred: dict[str, dict[int, float]] = {}
+        self._deferred_count = 0
+        self._minute = (-1, 0)  # (minute number, files created in it)
+        self._disk_checked = -1e9
         self._pending: dict[str, dict[int, float]] = {}
         self._inflight: dict[str, dict[int, float]] = {}
         self._pending_count = 0
@@ -242,7 +261,7 @@ class WhisperStore(WhisperReader):
                     invalid += 1
                     example = metric
                     continue
-                if self._pending_count >= self.max_pending:
+                if self._pending_count + self._deferred_count >= self.max_pending:
                     dropped += 1
                     continue
                 series = self._pending.setdefault(metric, {})
@@ -282,35 +301,97 @@ class WhisperStore(WhisperReader):
         while True:
             with self._lock:
                 while not self._pending and not self._stopping:
+                    if self._deferred:  # try their creation again every second
+                        self._wake.wait(1.0)
+                        break
                     self._wake.wait()
-                if not self._pending and self._stopping:
+                if not self._pending and not self._deferred and self._stopping:
                     return
-                self._inflight, self._pending = self._pending, {}
+                batch, self._pending = self._pending, {}
                 self._pending_count = 0
+                for metric, older in self._deferred.items():
+                    batch[metric] = {**older, **batch.get(metric, {})}
+                self._deferred, self._deferred_count = {}, 0
+                self._inflight = batch
+                stopping = self._stopping
             written = 0
-            for metric, series in self._inflight.items():
-                written += self._write(metric, sorted(series.items()))
+            waiting: dict[str, dict[int, float]] = {}
+            for metric, series in batch.items():
+                done = self._write(metric, series, stopping)
+                if done is None:
+                    waiting[metric] = series
+                else:
+                    written += done
+            if waiting and stopping:  # only the disk guard defers at stop: nowhere to go
+                lost = sum(len(s) for s in waiting.values())
+                self.stats.points_dropped += lost
+                self._complain(f"{lost} point(s) of {len(waiting)} new series lost at stop:"
+                               " the disk is below store.min_free_mb")  # fmt: skip
+                waiting = {}
             with self._lock:
                 self._inflight = {}
+                self._deferred = waiting
+                self._deferred_count = sum(len(s) for s in waiting.values())
+                self.stats.creates_waiting = len(waiting)
                 self.stats.points_written += written
 
-    def _write(self, metric: str, points: list[tuple[int, float]]) -> int:
+    def _may_create(self, stopping: bool) -> bool:
+        """Whether a new file may be made now: within the create rate (not enforced at
+        stop) and with ``min_free_mb`` free (looked at every few seconds)."""
+        now = time.monotonic()
+        if now - self._disk_checked > 5:
+            self._disk_checked = now
+            try:
+                self.stats.disk_free = shutil.disk_usage(self.root).free
+            except OSError:
+                self.stats.disk_free = 0
+            low = self.stats.disk_free < self.settings.min_free_mb * 2**20
+            if low and not self.stats.low_disk:
+                log.error(
+                    "store: %.0f MiB free under %s, below store.min_free_mb (%d):"
+                    " no new series are created until there is more",
+                    self.stats.disk_free / 2**20,
+                    self.root,
+                    self.settings.min_free_mb,
+                )
+            self.stats.low_disk = low
+        if self.stats.low_disk:
+            return False
+        minute, created = self._minute
+        if int(self.clock() // 60) != minute:
+            minute, created = int(self.clock() // 60), 0
+        if created >= self.settings.max_creates_per_minute and not stopping:
+            return False
+        self._minute = (minute, created + 1)
+        return True
+
+    def _write(self, metric: str, series: dict[int, float], stopping: bool = False) -> int | None:
+        """Write ``series``' points; None if its file does not exist and may not be
+        created now (the caller keeps the points for later)."""
         try:
             path = file_path(self.root, metric)
             if not path.exists():
+                if not self._may_create(stopping):
+                    return None
                 archives, method, xff = self.rules.for_metric(metric)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # made whole under another name, then renamed: a reader never sees a
                 # file whose header is still being written
                 making = path.with_name(f".creating-{os.getpid()}")
-                whisper.create(str(making), archives, xFilesFactor=xff, aggregationMethod=method)
+                whisper.create(
+                    str(making),
+                    archives,
+                    xFilesFactor=xff,
+                    aggregationMethod=method,
+                    sparse=self.settings.sparse,
+                )
                 os.replace(making, path)
                 self.stats.files_created += 1
                 if ";" in metric:
                     with self._lock:
                         self._tagged_created.add(normalize(metric))
-            whisper.update_many(str(path), points, now=int(self.clock()))
-            return len(points)
+            whisper.update_many(str(path), sorted(series.items()), now=int(self.clock()))
+            return len(series)
         except (OSError, InvalidPath, whisper.WhisperException) as exc:
             self.stats.write_errors += 1
             self._complain(f"cannot write {metric}: {exc}")
@@ -321,7 +402,8 @@ class WhisperStore(WhisperReader):
     def cached(self, metric: str) -> dict[int, float]:
         """Points accepted for ``metric`` and not yet on disk."""
         with self._lock:
-            merged = dict(self._inflight.get(metric, {}))
+            merged = dict(self._deferred.get(metric, {}))
+            merged.update(self._inflight.get(metric, {}))
             merged.update(self._pending.get(metric, {}))
         return merged
 
@@ -334,4 +416,4 @@ class WhisperStore(WhisperReader):
     def cached_metrics(self) -> set[str]:
         """Names with points waiting in the cache (a new series before its file exists)."""
         with self._lock:
-            return set(self._inflight) | set(self._pending)
+            return set(self._inflight) | set(self._pending) | set(self._deferred)

@@ -166,3 +166,60 @@ def test_stop_writes_what_is_cached(tmp_path: Path) -> None:
 def test_walk_lists_disk_and_cache(store: WhisperStore) -> None:
     store.add([("a.b.c", 1.0, NOW), ("a.d", 1.0, NOW)])
     assert list(store.walk()) == ["a.b.c", "a.d"]
+
+
+def test_new_files_are_sparse(store: WhisperStore) -> None:
+    """A new series takes the disk its points need, not its 3.3 MB of slots."""
+    store.add([("sparse.one", 1.0, NOW - 10)])
+    wait_until(lambda: store.stats.points_written == 1)
+    stat = (store.root / "sparse" / "one.wsp").stat()
+    assert stat.st_size > 3_000_000  # the file is as long as ever (whisper's layout) …
+    assert stat.st_blocks * 512 < 100_000  # … but holds only a few blocks
+    assert store.disk_usage() == (1, stat.st_blocks * 512)
+    assert store.fetch("sparse.one", NOW - 30, NOW) == ((NOW - 20, NOW + 10, 10), [None, 1.0, None])
+
+
+def test_creates_per_minute_are_capped_and_the_rest_wait_readable(tmp_path: Path) -> None:
+    now = [float(NOW)]
+    settings = StoreSettings(max_creates_per_minute=2)
+    store = WhisperStore(tmp_path, settings, clock=lambda: now[0])
+    store.start()
+    try:
+        store.add([(f"burst.s{i}", float(i), NOW - 10) for i in range(5)])
+        wait_until(lambda: store.stats.creates_waiting == 3)
+        assert len(list((tmp_path / "burst").glob("*.wsp"))) == 2
+        # the waiting series are readable and found, as if written
+        for i in range(5):
+            assert store.fetch(f"burst.s{i}", NOW - 20, NOW)[1][0] == float(i)  # type: ignore[index]
+        on_disk = {f"burst.{p.stem}" for p in (tmp_path / "burst").glob("*.wsp")}
+        assert store.cached_metrics() == {f"burst.s{i}" for i in range(5)} - on_disk
+        # points for an existing series still go to disk meanwhile
+        written = store.stats.points_written
+        store.add([("burst.s0", 9.0, NOW)])
+        wait_until(lambda: store.stats.points_written == written + 1)
+        now[0] += 60  # the next minute: two more
+        wait_until(lambda: store.stats.creates_waiting == 1)
+        assert len(list((tmp_path / "burst").glob("*.wsp"))) == 4
+    finally:
+        store.stop()  # the last one is created at stop: nothing accepted is lost
+    assert len(list((tmp_path / "burst").glob("*.wsp"))) == 5
+
+
+def test_below_the_free_disk_minimum_no_series_is_created(tmp_path: Path) -> None:
+    first = WhisperStore(tmp_path, StoreSettings(min_free_mb=0), clock=lambda: NOW)
+    first.start()
+    first.add([("old.series", 1.0, NOW - 20)])
+    first.stop()
+    full = StoreSettings(min_free_mb=1 << 40)  # more than any disk has free
+    store = WhisperStore(tmp_path, full, clock=lambda: NOW)
+    store.start()
+    try:
+        store.add([("old.series", 2.0, NOW - 10), ("new.series", 3.0, NOW - 10)])
+        wait_until(lambda: store.stats.points_written == 1 and store.stats.creates_waiting == 1)
+        assert store.stats.low_disk
+        assert not (tmp_path / "new").exists()
+        assert store.fetch("new.series", NOW - 20, NOW)[1][0] == 3.0  # type: ignore[index]
+        assert store.cached("old.series") == {}  # existing series keep being written
+    finally:
+        store.stop()
+    assert store.stats.points_dropped == 1  # nowhere to put it at stop: counted
