@@ -50,7 +50,8 @@ def _unit_seconds(unit: str) -> int:
 
 
 def parse_offset(text: str) -> timedelta:
-    """``-2h``, ``1d12h``, ``+5min`` -> a ``timedelta`` (no sign means forwards)."""
+    """``-2h``, ``1d12h``, ``+5min`` -> a ``timedelta`` (no sign means forwards);
+    ``TimeSyntaxError`` for one past what a ``timedelta`` holds (``1000000000y``)."""
     text = text.strip().lower()
     if not text:
         return timedelta()
@@ -69,7 +70,10 @@ def parse_offset(text: str) -> timedelta:
         position = match.end()
     if position != len(text) or position == 0:
         raise TimeSyntaxError(f"Invalid offset: {text}")
-    return timedelta(seconds=sign * total)
+    try:
+        return timedelta(seconds=sign * total)
+    except OverflowError:
+        raise TimeSyntaxError(f"offset {text[:40]!r} is out of range") from None
 
 
 def parse_time(text: str, tz: tzinfo, now: datetime) -> datetime:

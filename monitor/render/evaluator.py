@@ -32,6 +32,7 @@ __all__ = [
     "InvalidArgument",
     "RenderError",
     "SeriesList",
+    "call_function",
     "evaluate_targets",
     "function",
     "read_series",
@@ -242,13 +243,23 @@ def _call(call: Call, ctx: Context) -> Any:
     extra: dict[str, Any] = {"node": call.args[0] if call.args else None} if fn.wants_node else {}
     if fn.wants_call:
         extra["call"] = call
-    bound = _check(fn, call, ctx, args, kwargs, extra)
+    bound = _check(fn, call.name, ctx, args, kwargs, extra)
+    return fn.call(*bound.args, **bound.kwargs)
+
+
+def call_function(fn: Function, ctx: Context, *args: Any) -> Any:
+    """``fn`` called with arguments already evaluated, checked as a target's call is
+    (``reduceSeries`` calls the function it is named: a wrong one is a 400, not a
+    ``TypeError``). It has no node to read again: ``movingAverage`` and the like
+    answer nothing."""
+    extra: dict[str, Any] = {"node": None} if fn.wants_node else {}
+    bound = _check(fn, fn.name, ctx, list(args), {}, extra)
     return fn.call(*bound.args, **bound.kwargs)
 
 
 def _check(
     fn: Function,
-    call: Call,
+    who: str,
     ctx: Context,
     args: list[Any],
     kwargs: dict[str, Any],
@@ -258,7 +269,7 @@ def _check(
     try:
         bound = signature.bind(ctx, *args, **kwargs, **extra)
     except TypeError as exc:
-        raise InvalidArgument(f"{call.name}(): {exc}") from None
+        raise InvalidArgument(f"{who}(): {exc}") from None
     hints = typing.get_type_hints(fn.call)
     for name, value in bound.arguments.items():
         if name in ("ctx", "node"):
@@ -269,8 +280,7 @@ def _check(
         for each in values:
             if not _is(each, expected):
                 raise InvalidArgument(
-                    f"{call.name}(): argument {name!r} must be {_describe(expected)},"
-                    f" got {_show(each)}"
+                    f"{who}(): argument {name!r} must be {_describe(expected)}, got {_show(each)}"
                 )
         # graphite-web's parameter validation turns 2 into 2.0 (seen in tags: "2.0").
         single = param.kind is not param.VAR_POSITIONAL

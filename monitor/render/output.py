@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
+from monitor.render.evaluator import RenderError
 from monitor.render.series import TimeSeries
 
 __all__ = ["TooLarge", "to_csv", "to_json", "to_raw"]
@@ -96,13 +97,20 @@ class TooLarge(ValueError):
 
 
 def to_csv(series_list: Sequence[TimeSeries], tz: tzinfo, max_bytes: int | None = None) -> str:
-    """``name,YYYY-MM-DD HH:MM:SS,value`` rows, CRLF line ends, empty for null."""
+    """``name,YYYY-MM-DD HH:MM:SS,value`` rows, CRLF line ends, empty for null. A time
+    past what a date holds (a bucket ``hitcount(x, '2000000y')`` starts two million
+    years back) cannot be written so, and is refused (graphite-web fails on it)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, dialect="excel")
     for series in series_list:
-        for i, value in enumerate(series.points()):
-            stamp = datetime.fromtimestamp(series.start + i * series.step, tz)
-            writer.writerow((series.name, stamp.strftime("%Y-%m-%d %H:%M:%S"), value))
+        try:
+            for i, value in enumerate(series.points()):
+                stamp = datetime.fromtimestamp(series.start + i * series.step, tz)
+                writer.writerow((series.name, stamp.strftime("%Y-%m-%d %H:%M:%S"), value))
+        except (ValueError, OverflowError, OSError):
+            raise RenderError(
+                f"format=csv: {series.name[:100]!r} has times a date cannot hold; use format=json"
+            ) from None
         if max_bytes is not None and buffer.tell() > max_bytes:
             raise TooLarge(max_bytes)
     return buffer.getvalue()

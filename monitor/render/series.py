@@ -56,12 +56,13 @@ def safe_median(values: Sequence[Value]) -> Value:
 
 
 def safe_stddev(values: Sequence[Value]) -> Value:
-    """Population standard deviation of the non-null values."""
+    """Population standard deviation of the non-null values (squares multiplied, as
+    graphite-web's are: one too large is inf, where ``** 2`` raises)."""
     known = _non_null(values)
     if not known:
         return None
     mean = sum(known) / len(known)
-    return math.sqrt(sum((v - mean) ** 2 for v in known) / len(known))
+    return math.sqrt(sum((v - mean) * (v - mean) for v in known) / len(known))
 
 
 def safe_last(values: Sequence[Value]) -> Value:

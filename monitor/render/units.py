@@ -33,7 +33,10 @@ SYSTEMS: dict[str, tuple[tuple[str, float], ...]] = {
 def format_units(value: float, system: str = "si", units: str | None = None) -> tuple[float, str]:
     """``value`` scaled by the largest prefix it reaches, and the prefix (followed by
     ``units``): ``format_units(1500)`` is ``(1.5, "k")``. A whole result above 1 is
-    made exactly whole, as graphite-web does."""
+    made exactly whole, as graphite-web does. An infinite or NaN value (a sum that
+    overflowed) is left as it is, without a prefix (graphite-web fails on it)."""
+    if not math.isfinite(value):
+        return value, units or ""
     for prefix, size in SYSTEMS[system]:
         if abs(value) >= size:
             scaled = value / size

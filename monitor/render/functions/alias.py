@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from monitor.render.evaluator import Context, InvalidArgument, SeriesList, evaluate, function
 from monitor.render.functions.filters import NameRegex
 from monitor.render.grammar import Call, Path, TargetSyntaxError, parse_target
 from monitor.render.series import AGGREGATORS, TimeSeries
-from monitor.render.units import format_units
+from monitor.render.units import SYSTEMS, format_units
 
 
 def first_path(name: str) -> str | None:
@@ -162,12 +163,22 @@ def legend_value(ctx: Context, series_list: SeriesList, *valueTypes: str) -> Ser
     return series_list
 
 
+def _whole(value: float | None) -> float:
+    """What graphite-web measures a ``cactiStyle`` column with: the value made whole (3
+    for none), an infinite or NaN one as it is (graphite-web fails on it)."""
+    value = value or 3
+    return int(value) if math.isfinite(value) else value
+
+
 @function("cactiStyle", "Special")
 def cacti_style(
     ctx: Context, series_list: SeriesList, system: str | None = None, units: str | None = None
 ) -> SeriesList:
     """Names as aligned legend rows: ``name Current:… Max:… Min:…`` (values with unit
     prefixes for ``system`` 'si' or 'binary', followed by ``units``)."""
+    if system and system not in SYSTEMS:  # graphite-web: a KeyError
+        known = ", ".join(SYSTEMS)
+        raise InvalidArgument(f"cactiStyle(): unknown system {system!r}; use one of {known}")
     if not series_list:
         return series_list
 
@@ -186,7 +197,7 @@ def cacti_style(
         for s in series_list
     ]
     name_width = max(len(s.name) for s in series_list)
-    widths = [max(len(fmt(int(row[k] or 3))) for row in stats) + 3 for k in range(3)]
+    widths = [max(len(fmt(_whole(row[k]))) for row in stats) + 3 for k in range(3)]
     for s, row in zip(series_list, stats, strict=True):
         shown = ["nan" if v is None else fmt(float(v)) for v in row]
         current, top, bottom = shown

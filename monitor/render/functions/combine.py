@@ -15,11 +15,12 @@ from monitor.render.evaluator import (
     Context,
     InvalidArgument,
     SeriesList,
+    call_function,
     evaluate,
     function,
 )
 from monitor.render.functions.alias import node_key
-from monitor.render.functions.filters import percentile
+from monitor.render.functions.filters import check_percent, percentile
 from monitor.render.functions.pointwise import power
 from monitor.render.grammar import parse_target
 from monitor.render.packed import Packed
@@ -389,8 +390,7 @@ def percentile_of_series(
     ctx: Context, series_list: SeriesList, n: float, interpolate: bool = False
 ) -> SeriesList:
     """The ``n``th percentile of the series' values at each point."""
-    if n <= 0:
-        raise InvalidArgument("percentileOfSeries(): the percent must be greater than 0")
+    check_percent(n, "percentileOfSeries")
     if not series_list:
         return []
     name = f"percentileOfSeries({series_list[0].path_expression},{n:g})"
@@ -542,7 +542,9 @@ def reduce_series(
 ) -> SeriesList:
     """For each list (from ``mapSeries``), call ``reduceFunction`` on the series whose
     node ``reduceNode`` is each of ``reduceMatchers``, in that order
-    (``asPercent`` of ``used`` and ``total``); named ``<prefix>.reduce.<function>``."""
+    (``asPercent`` of ``used`` and ``total``); named ``<prefix>.reduce.<function>``.
+    The function's arguments are checked as a target's, and one that makes no series
+    is refused (graphite-web fails on both)."""
     target = FUNCTIONS.get(reduceFunction)
     if target is None:
         raise InvalidArgument(f"reduceSeries(): unknown function {reduceFunction!r}")
@@ -557,7 +559,13 @@ def reduce_series(
         slots[reduceMatchers.index(nodes[reduceNode])] = series
     out = []
     for key, slots in groups.items():
-        result = target.call(ctx, *[[s] if s is not None else [] for s in slots])[0]
+        try:
+            made = call_function(target, ctx, *[[s] if s is not None else [] for s in slots])
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"reduceSeries(): {exc}") from None
+        if not made or not isinstance(made[0], TimeSeries):
+            raise InvalidArgument(f"reduceSeries(): {reduceFunction}() made no series for {key}")
+        result = made[0]
         result.name = key
         out.append(result)
     return out

@@ -157,7 +157,8 @@ for _name, _func, _operator in (
 
 def percentile(values: Iterable[Value], n: float, interpolate: bool = False) -> Value:
     """graphite's ``_getPercentile``: the nearest-rank ``n``th percentile of the non-null
-    values (linearly interpolated between ranks when asked)."""
+    values (linearly interpolated between ranks when asked; the 100th interpolated is the
+    largest value, where graphite-web fails looking for a rank after the last)."""
     ordered = sorted(v for v in values if v is not None)
     if not ordered:
         return None
@@ -172,20 +173,32 @@ def percentile(values: Iterable[Value], n: float, interpolate: bool = False) -> 
         result = ordered[-1]
     else:
         result = ordered[rank - 1]
-    if interpolate and rank != len(ordered):
+    if interpolate and rank < len(ordered):
         result = result + fraction * (ordered[rank] - result)
     return result
 
 
-def _positive(n: float, who: str) -> None:
+def check_percent(n: float, who: str) -> None:
+    """A percentile's ``n`` is in (0, 100]: past 100 there is no rank to take
+    (graphite-web fails with an IndexError, or an OverflowError for inf)."""
     if not n or n <= 0:
         raise InvalidArgument(f"{who}(): the percent must be greater than 0")
+    if n > 100:
+        raise InvalidArgument(f"{who}(): the percent must be at most 100")
+
+
+def _band(n: float, who: str) -> float:
+    """The upper percentile of a band from ``100-n`` to ``n`` (``n`` below 50 is read as
+    ``100-n``); outside 0 to 100 one end would have no rank (graphite-web fails)."""
+    if not 0 <= n <= 100:
+        raise InvalidArgument(f"{who}(): the percent must be between 0 and 100")
+    return 100 - n if n < 50 else n
 
 
 @function("nPercentile", "Calculate")
 def n_percentile(ctx: Context, series_list: SeriesList, n: float) -> SeriesList:
     """A flat line at each series' ``n``th percentile."""
-    _positive(n, "nPercentile")
+    check_percent(n, "nPercentile")
     out = []
     for s in series_list:
         value = percentile(s.values, n)
@@ -239,7 +252,7 @@ def remove_below_value(ctx: Context, series_list: SeriesList, n: float) -> Serie
 @function("removeAbovePercentile", "Filter Data")
 def remove_above_percentile(ctx: Context, series_list: SeriesList, n: float) -> SeriesList:
     """Nulls where a value is above the series' ``n``th percentile."""
-    _positive(n, "removeAbovePercentile")
+    check_percent(n, "removeAbovePercentile")
     return _remove(
         series_list, "removeAbovePercentile", n, lambda s: percentile(s.values, n), _at_most
     )
@@ -248,7 +261,7 @@ def remove_above_percentile(ctx: Context, series_list: SeriesList, n: float) -> 
 @function("removeBelowPercentile", "Filter Data")
 def remove_below_percentile(ctx: Context, series_list: SeriesList, n: float) -> SeriesList:
     """Nulls where a value is below the series' ``n``th percentile."""
-    _positive(n, "removeBelowPercentile")
+    check_percent(n, "removeBelowPercentile")
     return _remove(
         series_list, "removeBelowPercentile", n, lambda s: percentile(s.values, n), _at_least
     )
@@ -282,14 +295,15 @@ def unique(ctx: Context, *series_lists: SeriesList) -> SeriesList:
 
 @function("mostDeviant", "Filter Series")
 def most_deviant(ctx: Context, series_list: SeriesList, n: int) -> SeriesList:
-    """The ``n`` series whose values vary the most (population variance)."""
+    """The ``n`` series whose values vary the most (population variance; squares
+    multiplied, so one too large is inf where graphite-web's ``** 2`` fails)."""
     scored = []
     for s in series_list:
         known = [v for v in s.values if v is not None]
         if not known or not s.size:
             continue
         mean = sum(known) / len(known)
-        scored.append((sum((v - mean) ** 2 for v in known) / s.size, s))
+        scored.append((sum((v - mean) * (v - mean) for v in known) / s.size, s))
     scored.sort(key=lambda pair: pair[0], reverse=True)
     return [s for _, s in scored][: int(n)]
 
@@ -373,8 +387,7 @@ def _outside(value: Value, low: Value, high: Value) -> bool:
 def remove_between_percentile(ctx: Context, series_list: SeriesList, n: float) -> SeriesList:
     """The series that at some point leave the band between the ``100-n``th and the
     ``n``th percentile of all the series at that point: the outliers."""
-    if n < 50:
-        n = 100 - n
+    n = _band(n, "removeBetweenPercentile")
     columns = list(zip(*(s.values for s in series_list), strict=False))
     lows = [percentile(column, 100 - n) for column in columns]
     highs = [percentile(column, n) for column in columns]
@@ -391,8 +404,7 @@ def average_outside_percentile(ctx: Context, series_list: SeriesList, n: float) 
     ``n``th percentile of all the series' averages."""
     average = aggregator("average")
     averages = [average(s.values) for s in series_list]
-    if n < 50:
-        n = 100 - n
+    n = _band(n, "averageOutsidePercentile")
     low, high = percentile(averages, 100 - n), percentile(averages, n)
     return [s for s, a in zip(series_list, averages, strict=True) if _outside(a, low, high)]
 

@@ -42,10 +42,16 @@ class Analysis:
     deviations: list[float]
 
 
-def analyse(values: list[Value], step: int, season_seconds: int) -> Analysis:
+def analyse(values: list[Value], step: int, season_seconds: int, who: str) -> Analysis:
     """Predict each point from the ones before it. A null point breaks the recurrence:
-    it predicts nothing for the next point and contributes no season."""
+    it predicts nothing for the next point and contributes no season. A season of under
+    two steps has no last season to look back to (graphite-web fails indexing it)."""
     season = season_seconds // step
+    if season < 2:
+        raise InvalidArgument(
+            f"{who}(): the seasonality must be at least two steps ({2 * step}s),"
+            f" not {season_seconds}s"
+        )
     intercepts: list[Value] = []
     slopes: list[float] = []
     seasonals: list[float] = []
@@ -118,7 +124,7 @@ def holt_winters_forecast(
     season = _offset(seasonality, "holtWintersForecast")
     out = []
     for s in _with_history(ctx, node, bootstrap):
-        analysis = analyse(s.values, s.step, season)
+        analysis = analyse(s.values, s.step, season, "holtWintersForecast")
         skip = bootstrap // s.step
         tags = _tags(s, "holtWintersForecast", "holtWintersDeviation")
         out.append(
@@ -143,7 +149,7 @@ def _bands(
     season = _offset(seasonality, "holtWintersConfidenceBands")
     out = []
     for s in _with_history(ctx, node, bootstrap):
-        analysis = analyse(s.values, s.step, season)
+        analysis = analyse(s.values, s.step, season, "holtWintersConfidenceBands")
         skip = bootstrap // s.step
         upper: list[Value] = []
         lower: list[Value] = []
@@ -200,13 +206,21 @@ def holt_winters_aberration(
     node: Node | None = None,
 ) -> SeriesList:
     """How far each series is above its upper band (positive) or below its lower band
-    (negative); 0 inside the bands."""
+    (negative); 0 inside the bands. The bands are those of the series read again with
+    the bootstrap history: a series not among them by name (a name or a choice that
+    depends on the data, as ``cactiStyle``'s or ``highest``'s) has none, and is refused
+    (graphite-web fails looking it up)."""
     bands = {
         upper.name[len("holtWintersConfidenceUpper(") : -1]: (lower, upper)
         for lower, upper in _bands(ctx, delta, bootstrapInterval, seasonality, node)
     }
     out = []
     for s in series_list:
+        if s.name not in bands:
+            raise InvalidArgument(
+                f"holtWintersAberration(): {s.name!r} is not among the series read again"
+                f" with {bootstrapInterval} of history, so it has no bands"
+            )
         lower, upper = bands[s.name]
         values: list[Value] = []
         for actual, low, high in zip(s.values, lower.values, upper.values, strict=False):

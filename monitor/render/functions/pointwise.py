@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from itertools import zip_longest
 
-from monitor.render.evaluator import Context, SeriesList, function
+from monitor.render.evaluator import Context, InvalidArgument, SeriesList, function
 from monitor.render.series import Value
 
 
@@ -116,7 +116,10 @@ def is_non_null(ctx: Context, series_list: SeriesList) -> SeriesList:
 
 @function("log", "Transform")
 def logarithm(ctx: Context, series_list: SeriesList, base: int | float = 10) -> SeriesList:
-    """The logarithm of each value in ``base`` (null for zero and below)."""
+    """The logarithm of each value in ``base`` (null for zero and below). A base of 1
+    or below zero has no logarithms (graphite-web fails dividing by ``log(1)``)."""
+    if base <= 0 or base == 1:
+        raise InvalidArgument(f"log(): the base must be positive and not 1, not {base:g}")
     out = []
     for s in series_list:
         values = [None if v is None or v <= 0 else math.log(v, base) for v in s.values]
@@ -236,7 +239,10 @@ def round_(ctx: Context, series_list: SeriesList, precision: int | None = None) 
 @function("scaleToSeconds", "Transform")
 def scale_to_seconds(ctx: Context, series_list: SeriesList, seconds: float) -> SeriesList:
     """Values per step turned into values per ``seconds`` (a count per 10 s step, times
-    6, is a count per minute), rounded to 6 places."""
+    6, is a count per minute), rounded to 6 places. An infinite ``seconds`` has no
+    name (graphite-web's ``%d`` of it overflows)."""
+    if math.isinf(seconds):
+        raise InvalidArgument("scaleToSeconds(): the seconds must be a finite number")
     for s in series_list:
         s.tags["scaleToSeconds"] = seconds
         s.name = s.path_expression = f"scaleToSeconds({s.name},{int(seconds)})"
@@ -248,7 +254,10 @@ def scale_to_seconds(ctx: Context, series_list: SeriesList, seconds: float) -> S
 @function("add", "Transform")
 def add(ctx: Context, series_list: SeriesList, constant: float) -> SeriesList:
     """``constant`` added to each value (graphite-web names it with the constant
-    truncated to an integer: ``add(x,1)`` for 1.5)."""
+    truncated to an integer: ``add(x,1)`` for 1.5; an infinite one has no such name,
+    and graphite-web's ``%d`` of it overflows)."""
+    if math.isinf(constant):
+        raise InvalidArgument("add(): the constant must be a finite number")
     return _map(
         series_list,
         f"add({{}},{int(constant)})",

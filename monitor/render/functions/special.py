@@ -27,12 +27,15 @@ def series_by_tag(ctx: Context, *tagExpressions: str, call: Call | None = None) 
 
 @function("events", "Special")
 def events(ctx: Context, *tags: str) -> SeriesList:
-    """Events with all ``tags`` (``"*"``: any) counted per second, for ``drawAsInfinite``."""
+    """Events with all ``tags`` (``"*"``: any) counted per second, for ``drawAsInfinite``:
+    a point a second counts against the request's points (``movingAverage(events(),
+    '10y')`` would be 315 million)."""
     if ctx.events is None:
         raise InvalidArgument("events(): no event store is configured")
     name = 'events("' + '", "'.join(tags) + '")'
     wanted = None if tags == ("*",) else list(tags)
     start, end = ctx.start, ctx.end
+    ctx.budget.make(end - start)
     values: list[float | None] = [None] * (end - start)
     for when in ctx.events.event_times(start, end, wanted):
         index = int(when) - start
@@ -70,7 +73,9 @@ def threshold(
 
 @function("identity", "Calculate")
 def identity(ctx: Context, name: str) -> SeriesList:
-    """A series whose value is its own timestamp, every minute."""
+    """A series whose value is its own timestamp, every minute (the points count against
+    the request's, as ``timeFunction``'s do)."""
+    ctx.budget.make(max(0, (ctx.end - ctx.start) // 60))
     values: list[float | None] = list(range(ctx.start, ctx.end, 60))
     series = TimeSeries(name, ctx.start, ctx.end, 60, values, xff=ctx.xff)
     series.path_expression = f'identity("{name}")'

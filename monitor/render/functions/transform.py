@@ -521,6 +521,8 @@ def exponential_moving_average(
     ``k = 2 / (window + 1)``; values rounded to 6 places as graphite-web does."""
     if not series_list or node is None:
         return []
+    if isinstance(windowSize, int) and windowSize < 0:  # graphite-web: 2 / 0 for -1
+        raise InvalidArgument("exponentialMovingAverage(): the window must not be negative")
     if isinstance(windowSize, str):
         preview = _seconds(windowSize, "exponentialMovingAverage")
         constant = 2.0 / (preview + 1)
@@ -553,7 +555,11 @@ def stdev(
     ctx: Context, series_list: SeriesList, points: int, windowTolerance: float = 0.1
 ) -> SeriesList:
     """The standard deviation of the last ``points`` values, once at least the
-    ``windowTolerance`` fraction of them are non-null (running sums, as graphite-web)."""
+    ``windowTolerance`` fraction of them are non-null (running sums, as graphite-web).
+    A window of no points has no deviation (graphite-web fails on it); squares are
+    multiplied, so one too large is inf where graphite-web's ``** 2`` fails."""
+    if points < 1:
+        raise InvalidArgument(f"stdev(): the points must be at least 1, not {points}")
     out = []
     for s in series_list:
         s.tags["stdev"] = points
@@ -565,14 +571,14 @@ def stdev(
             if dropped is not None:
                 known -= 1
                 total -= dropped
-                squares -= dropped**2
+                squares -= dropped * dropped
             if new is not None:
                 known += 1
                 total += new
-                squares += new**2
+                squares += new * new
             if known > 0 and known / points >= windowTolerance:
                 try:
-                    values.append(math.sqrt(known * squares - total**2) / known)
+                    values.append(math.sqrt(known * squares - total * total) / known)
                 except ValueError:  # rounding made the variance negative
                     values.append(None)
             else:
@@ -611,9 +617,13 @@ def time_stack(
     node: Node | None = None,
 ) -> SeriesList:
     """The series again for each shift ``timeShiftStart`` .. ``timeShiftEnd - 1`` units
-    back, all drawn over the current range: "this week against each of the last few"."""
+    back, all drawn over the current range: "this week against each of the last few".
+    The shifted copies count against the request's points before they are read: a
+    shift that reads nothing (``constantLine``) would otherwise loop unmetered."""
     if not series_list or node is None:
         return []
+    shifts = max(0, int(timeShiftEnd) - int(timeShiftStart))
+    ctx.budget.make(shifts * sum(s.size for s in series_list))
     unit = "-" + timeShiftUnit if timeShiftUnit[:1].isdigit() else timeShiftUnit
     try:
         delta = int(parse_offset(unit).total_seconds())
