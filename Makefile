@@ -40,8 +40,11 @@ node_modules/.installed: package.json package-lock.json
 		monitor/web/static/vendor/
 	touch $@
 
+# `make run ARGS="--set http.port=9090"` passes arguments to `monitor up`.
+ARGS ?=
+
 run: setup
-	$(BIN)/monitor up --demo --data-dir $(DATA_DIR)
+	$(BIN)/monitor up --demo --data-dir $(DATA_DIR) $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -274,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _load(args)
     except ConfigError as exc:
-        print(f"monitor: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"monitor: {problem}", file=sys.stderr)
         return 2
     if args.command == "up":
         return _up(config)

@@ -6,8 +6,10 @@ Sources, strongest first: command-line ``--set section.key=value`` (and flags su
 is a tree of frozen dataclasses; nothing in the core reads the environment.
 
 Every key is checked: an unknown key (with a suggestion), a value of the wrong type
-or out of range raises ``ConfigError`` with a message naming the file, the key and
-what was expected. ``docs/configuration.md`` lists every key.
+or out of range, a ``MONITOR_*`` variable that names no setting: ``ConfigError`` lists
+every problem found in the file, the environment and the overrides at once (one line
+each, naming the file, key or variable and what was expected), so one run shows them
+all. ``docs/configuration.md`` lists every key.
 
 Each part adds its table here as it is built: a frozen dataclass whose fields have
 defaults, and a field of that type on ``Config``.
@@ -45,7 +47,17 @@ T = TypeVar("T")
 
 
 class ConfigError(Exception):
-    """A configuration value that cannot be used; the message says where and why."""
+    """Configuration that cannot be used; one line per problem, each saying where and
+    why (``problems`` lists them)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+#: ``MONITOR_*`` variables that are not settings but read by the commands themselves.
+COMMAND_VARIABLES = frozenset({"MONITOR_CONFIG", "MONITOR_TOKEN", "MONITOR_GRAPHITE_URL",
+                               "MONITOR_CARBON"})  # fmt: skip
 
 
 def _range(low: int, high: int) -> dict[str, Any]:
@@ -131,20 +143,39 @@ def load_config(
     ``overrides`` maps dotted keys (``http.port``) to strings, as typed on a command line.
     """
     environ = {} if environ is None else environ
+    problems: list[str] = []
     tree: dict[str, Any] = {"data_dir": str(default_data_dir(environ))}
     if path is not None:
-        _merge(tree, _read_toml(path))
+        try:
+            _merge(tree, _read_toml(path))
+        except ConfigError as exc:
+            problems += exc.problems
     source = str(path) if path is not None else "config"
-    for key, tp in _leaves(Config):
-        var = "MONITOR_" + key.replace(".", "_").upper()
+    leaves = dict(_leaves(Config))
+    variables = {"MONITOR_" + key.replace(".", "_").upper(): key for key in leaves}
+    for var in sorted(environ):
+        if var.startswith("MONITOR_") and var not in variables and var not in COMMAND_VARIABLES:
+            known = set(variables) | COMMAND_VARIABLES
+            problems.append(f"{var}: names no setting{_suggest(var, known)}")
+    for var, key in variables.items():
         if var in environ:
-            _set(tree, key, _parse(tp, environ[var], f"{var}={environ[var]!r}"))
+            try:
+                _set(tree, key, _parse(leaves[key], environ[var], f"{var}={environ[var]!r}"))
+            except ConfigError as exc:
+                problems += exc.problems
     for key, text in (overrides or {}).items():
-        tp = dict(_leaves(Config)).get(key)
+        tp = leaves.get(key)
         if tp is None:
-            raise ConfigError(f"--set {key}: unknown key{_suggest(key, dict(_leaves(Config)))}")
-        _set(tree, key, _parse(tp, text, f"--set {key}={text!r}"))
-    return _build(Config, tree, "", source)
+            problems.append(f"--set {key}: unknown key{_suggest(key, leaves)}")
+            continue
+        try:
+            _set(tree, key, _parse(tp, text, f"--set {key}={text!r}"))
+        except ConfigError as exc:
+            problems += exc.problems
+    config = _build(Config, tree, "", source, problems)
+    if problems:
+        raise ConfigError(*problems)
+    return config
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -193,25 +224,45 @@ def _suggest(key: str, known: Mapping[str, Any] | set[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _build(cls: type[T], table: Any, prefix: str, source: str) -> T:
+def _build(
+    cls: type[T], table: Any, prefix: str, source: str, problems: list[str] | None = None
+) -> T:
+    """``cls`` from ``table``; each problem is added to ``problems`` and the field left
+    at its default (or raised at once when no list is given)."""
+    found: list[str] = [] if problems is None else problems
     where = prefix.rstrip(".") or "top level"
     if not isinstance(table, dict):
-        raise ConfigError(f"{source}: {where}: expected a table, got {table!r}")
+        found.append(f"{source}: {where}: expected a table, got {table!r}")
+        table = {}
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(typing.cast(Any, cls))}
     for key in table:
         if key not in names:
-            raise ConfigError(f"{source}: {prefix}{key}: unknown key{_suggest(key, names)}")
+            found.append(f"{source}: {prefix}{key}: unknown key{_suggest(key, names)}")
     values: dict[str, Any] = {}
     for f in dataclasses.fields(typing.cast(Any, cls)):
-        if f.name in table:
-            values[f.name] = _convert(hints[f.name], table[f.name], prefix + f.name, source)
-            low_high = f.metadata.get("range")
-            if low_high and not low_high[0] <= values[f.name] <= low_high[1]:
-                raise ConfigError(
-                    f"{source}: {prefix}{f.name}: expected {low_high[0]} to {low_high[1]},"
-                    f" got {table[f.name]!r}"
-                )
+        if f.name not in table:
+            continue
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):  # a table: its own problems, each listed
+            values[f.name] = _build(typing.cast(type, tp), table[f.name], prefix + f.name + ".",
+                                    source, found)  # fmt: skip
+            continue
+        try:
+            value = _convert(tp, table[f.name], prefix + f.name, source)
+        except ConfigError as exc:
+            found += exc.problems
+            continue
+        low_high = f.metadata.get("range")
+        if low_high and not low_high[0] <= value <= low_high[1]:
+            found.append(
+                f"{source}: {prefix}{f.name}: expected {low_high[0]} to {low_high[1]},"
+                f" got {table[f.name]!r}"
+            )
+            continue
+        values[f.name] = value
+    if problems is None and found:
+        raise ConfigError(*found)
     return cls(**values)
 
 

@@ -16,6 +16,7 @@ import errno
 import ipaddress
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -122,6 +123,11 @@ async def start(config: Config) -> Running:
     """
     check_exposure(config)
     check_data_dir(config)
+    taken = taken_ports(config)
+    if taken:
+        raise StartupError(
+            "ports taken by another process (stop it, or choose others):\n  " + "\n  ".join(taken)
+        )
     parts = AsyncExitStack()
     parts.callback(log_to_file(config.data_dir / LOG_FILE, config.log_format))
     try:
@@ -432,8 +438,46 @@ class StoreGauge:
             f"carbon on {where}; {self._rate:,.0f} points/s now, {s.points_accepted:,} accepted,"
             f" {s.points_written:,} written, {s.points_dropped + s.invalid_paths:,} dropped;"
             f" {files:,} series, {size / 2**20:,.1f} MB on disk in {self.store.root};"
-            f" {self.receiver.stats.bad_lines:,} bad carbon lines{waiting}{low}"
+            f" {self.receiver.stats.bad_lines:,} bad carbon lines,"
+            f" {self.receiver.udp_drops():,} UDP datagrams dropped by the kernel{waiting}{low}"
         )
+
+
+def taken_ports(config: Config) -> list[str]:
+    """Every configured port another process holds, each with its setting and both ways
+    to change it, checked before anything starts (so one run names them all: ``make
+    run`` users cannot pass ``--set`` without knowing which)."""
+    statsd = config.statsd
+    wanted: list[tuple[str, socket.SocketKind, str, int]] = [("http.port", socket.SOCK_STREAM,
+                                                config.http.host, config.http.port)]  # fmt: skip
+    if not statsd.servers:
+        for on, kind in ((statsd.udp, socket.SOCK_DGRAM), (statsd.tcp, socket.SOCK_STREAM)):
+            if on:
+                wanted.append(("statsd.port", kind, statsd.address, statsd.port))
+    wanted.append(("statsd.mgmt_port", socket.SOCK_STREAM, statsd.mgmt_address, statsd.mgmt_port))
+    for on, kind in (
+        (config.carbon.tcp, socket.SOCK_STREAM),
+        (config.carbon.udp, socket.SOCK_DGRAM),
+    ):
+        if on:
+            wanted.append(("carbon.port", kind, config.carbon.address, config.carbon.port))
+    taken: list[str] = []
+    for key, sock_kind, host, port in wanted:
+        if port == 0 or any(key in t for t in taken):
+            continue
+        try:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with socket.socket(family, sock_kind) as probe:
+                if sock_kind == socket.SOCK_STREAM:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                continue  # other bind errors are reported by the part itself
+            proto = "udp" if sock_kind == socket.SOCK_DGRAM else "tcp"
+            var = "MONITOR_" + key.replace(".", "_").upper()
+            taken.append(f"{proto} {host}:{port} ({key}) is in use: --set {key}=N or {var}=N")
+    return taken
 
 
 def bind_error(part: str, exc: OSError, keys: str) -> str:
@@ -457,7 +501,8 @@ def describe_statsd(server: StatsdServer) -> str:
         if server.tcp_refused
         else ""
     )
-    return f"{', '.join(where)}; {server.flushes} flushes, sent to {sinks}{refused}"
+    drops = f", {server.udp_drops():,} UDP datagrams dropped by the kernel" if bound.udp else ""
+    return f"{', '.join(where)}; {server.flushes} flushes, sent to {sinks}{drops}{refused}"
 
 
 async def start_statsd(settings: StatsdSettings, more: Sequence[Sink] = ()) -> StatsdServer:

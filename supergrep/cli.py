@@ -172,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             config = load_config(config_path(args.config), os.environ, overrides)
         except ConfigError as exc:
-            print(f"supergrep: {exc}", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"supergrep: {problem}", file=sys.stderr)
             return 2
         if streams:
             merged = dict(config.supergrep.streams)

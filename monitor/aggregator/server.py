@@ -2,11 +2,10 @@
 
 The aggregator is pure; this module only moves bytes:
 
-* UDP: one thread per socket waits in ``poll`` (no event-loop round trip per packet),
-  drains whatever is queued without blocking (up to ``BATCH`` packets), decodes the
-  batch once and hands it to the aggregator under a lock. The socket's receive buffer
-  is raised to ``RCVBUF`` bytes to ride out bursts. On stop, a pipe wakes the thread,
-  which reads what is still queued before it returns: nothing accepted is lost.
+* UDP: one thread per socket (``monitor/udp.py``) drains whatever is queued without
+  blocking, in batches; each batch is decoded once and handed to the aggregator under
+  a lock. The receive buffer is large to ride out bursts, and on stop what is still
+  queued is read first: nothing accepted is lost. Kernel drops are counted.
 * TCP: node's semantics. Bytes are read as ASCII with the high bit stripped (node's
   ``setEncoding('ascii')``), and everything up to the last newline is one packet; a
   final line without a newline is dropped at close. A client that sends more than
@@ -24,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import select
 import socket
 import threading
 import time
@@ -37,13 +34,12 @@ from monitor.aggregator.aggregator import Aggregator, Flush
 from monitor.aggregator.jsnumber import round_half_up
 from monitor.aggregator.settings import Listener, StatsdSettings
 from monitor.aggregator.sinks import Sink
+from monitor.udp import UdpDrain, bind_udp
 
 __all__ = ["StatsdServer"]
 
 log = logging.getLogger("monitor.statsd")
 
-BATCH = 512
-RCVBUF = 4 << 20
 TCP_LINE_MAX = 1 << 16
 STOP_GRACE = 5.0
 
@@ -81,8 +77,7 @@ class StatsdServer:
         self.flushes = 0
         #: TCP connections closed at once because ``tcp_max_connections`` were open.
         self.tcp_refused = 0
-        self._udp: list[tuple[socket.socket, threading.Thread]] = []
-        self._wake_r, self._wake_w = os.pipe()
+        self._udp: list[UdpDrain] = []
         self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._connections: set[asyncio.Task[None]] = set()
@@ -115,14 +110,12 @@ class StatsdServer:
         for sink in self.sinks:
             self._tasks.append(asyncio.create_task(sink.run(), name=f"statsd-sink-{sink.name}"))
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="statsd-flush"))
-        for thread in (t for _, t in self._udp):
-            thread.start()
+        for drain in self._udp:
+            drain.start()
 
     async def stop(self) -> None:
         """Stop receiving, flush once more, let sinks deliver, then stop them."""
         await self._close_listeners()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -133,13 +126,9 @@ class StatsdServer:
             await sink.close(STOP_GRACE)
 
     async def _close_listeners(self) -> None:
-        if not self._stopping:
-            self._stopping = True
-            os.write(self._wake_w, b"x")
-        for sock, thread in self._udp:
-            if thread.is_alive():
-                await asyncio.to_thread(thread.join)
-            sock.close()
+        self._stopping = True
+        for drain in self._udp:
+            await asyncio.to_thread(drain.stop)  # reads what is queued first
         self._udp.clear()
         for server in self._servers:
             server.close()
@@ -154,44 +143,19 @@ class StatsdServer:
 
     def _start_udp(self, listener: Listener) -> None:
         family = socket.AF_INET6 if listener.address_ipv6 else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-            sock.bind((listener.address, listener.port))
-        except OSError:
-            sock.close()
-            raise
+        sock = bind_udp(listener.address, listener.port, family)
         self.bound.udp.append(sock.getsockname()[:2])
-        thread = threading.Thread(
-            target=self._udp_loop, args=(sock,), name=f"statsd-udp-{listener.port}", daemon=True
-        )
-        self._udp.append((sock, thread))
+        self._udp.append(UdpDrain(sock, self._udp_batch, f"statsd-udp-{listener.port}"))
 
-    def _udp_loop(self, sock: socket.socket) -> None:
-        recv = sock.recv
-        aggregator, lock = self.aggregator, self.lock
-        dontwait = socket.MSG_DONTWAIT
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
-        while True:
-            stopping = any(fd == self._wake_r for fd, _ in poller.poll())
-            while True:  # drain; when stopping, until the socket is empty
-                batch: list[bytes] = []
-                try:
-                    while len(batch) < BATCH:
-                        batch.append(recv(65535, dontwait))
-                except OSError:  # BlockingIOError when empty; anything else: next poll
-                    pass
-                if batch:
-                    text = b"\n".join(batch).decode("utf-8", "replace")
-                    now = self.wall()
-                    with lock:
-                        aggregator.ingest(text, len(batch), now)
-                if len(batch) < BATCH:
-                    break
-            if stopping:
-                return
+    def _udp_batch(self, batch: list[bytes]) -> None:
+        text = b"\n".join(batch).decode("utf-8", "replace")
+        now = self.wall()
+        with self.lock:
+            self.aggregator.ingest(text, len(batch), now)
+
+    def udp_drops(self) -> int:
+        """Datagrams the kernel dropped before they could be read (a full buffer)."""
+        return sum(drain.drops() for drain in self._udp)
 
     async def _start_tcp(self, listener: Listener) -> None:
         family = socket.AF_INET6 if listener.address_ipv6 else socket.AF_INET

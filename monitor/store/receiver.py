@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import socket
 import sys
 import termios
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from typing import Any
 
 from monitor.carbon import BadLine, Point, parse_line
 from monitor.store.whisper_store import WhisperStore
+from monitor.udp import UdpDrain, bind_udp
 
 __all__ = ["CarbonReceiver", "CarbonSettings"]
 
@@ -68,7 +71,8 @@ class CarbonReceiver:
         self.stats = ReceiverStats()
         self.bound: list[tuple[str, str, int]] = []
         self._server: asyncio.Server | None = None
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: UdpDrain | None = None
+        self._feeding = threading.Lock()  # TCP on the loop, UDP in its thread
         #: Open connections: their handler tasks and sockets.
         self._connections: dict[asyncio.Task[None], Any] = {}
         self._logged_at = 0.0
@@ -83,12 +87,11 @@ class CarbonReceiver:
                 host, port = self._server.sockets[0].getsockname()[:2]
                 self.bound.append(("tcp", host, port))
             if s.udp:
-                loop = asyncio.get_running_loop()
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Datagrams(self), local_addr=(s.address, s.port)
-                )
-                self._udp = transport
-                host, port = transport.get_extra_info("sockname")[:2]
+                family = socket.AF_INET6 if ":" in s.address else socket.AF_INET
+                sock = bind_udp(s.address, s.port, family)
+                host, port = sock.getsockname()[:2]
+                self._udp = UdpDrain(sock, self._datagrams, f"carbon-udp-{port}")
+                self._udp.start()
                 self.bound.append(("udp", host, port))
         except OSError as exc:
             await self.stop()
@@ -111,25 +114,33 @@ class CarbonReceiver:
             await self._server.wait_closed()
             self._server = None
         if self._udp is not None:
-            self._udp.close()
+            await asyncio.to_thread(self._udp.stop)  # reads what is queued first
             self._udp = None
 
     def _sockets(self) -> list[Any]:
-        found = [self._udp.get_extra_info("socket")] if self._udp is not None else []
-        return found + list(self._connections.values())
+        return list(self._connections.values())
+
+    def _datagrams(self, batch: list[bytes]) -> None:
+        """Lines from UDP, in the drain's thread."""
+        self.feed(b"\n".join(batch).decode("utf-8", "replace").split("\n"))
+
+    def udp_drops(self) -> int:
+        """Datagrams the kernel dropped before they could be read (a full buffer)."""
+        return self._udp.drops() if self._udp is not None else 0
 
     def feed(self, lines: list[str]) -> None:
         """Parse lines and store the good ones."""
         now = self.wall()
         points: list[Point] = []
-        for line in lines:
-            if not line.strip():
-                continue
-            self.stats.lines += 1
-            try:
-                points.append(parse_line(line, now))
-            except BadLine as exc:
-                self._bad(line, str(exc))
+        with self._feeding:
+            for line in lines:
+                if not line.strip():
+                    continue
+                self.stats.lines += 1
+                try:
+                    points.append(parse_line(line, now))
+                except BadLine as exc:
+                    self._bad(line, str(exc))
         if points:
             self.store.add(points)
 
@@ -180,11 +191,3 @@ def _unread(sock: Any) -> bool:
     except (OSError, ValueError):
         return False
     return int.from_bytes(waiting, sys.byteorder) > 0
-
-
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, receiver: CarbonReceiver) -> None:
-        self.receiver = receiver
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
-        self.receiver.feed(data.decode("utf-8", "replace").split("\n"))

@@ -39,6 +39,9 @@ __all__ = ["PoolStats", "RenderPool"]
 log = logging.getLogger("monitor.render")
 
 _HEADER = struct.Struct("!I")
+#: Workers one request may try (a worker killed while idle is found out only when it
+#: does not answer).
+ATTEMPTS = 3
 
 
 @dataclass
@@ -148,7 +151,8 @@ class RenderPool:
     async def ask(self, kind: str, pairs: list[tuple[str, str]], arg: str = "") -> Answer:
         """The answer to one request, or a 503 saying which limit it hit. A worker that
         dies under a request (found dead when given it, or killed by the system) costs
-        the request one retry on another: every request here only reads."""
+        the request a retry on another, up to ``ATTEMPTS`` tries: every request here
+        only reads."""
         deadline = asyncio.get_running_loop().time() + self.settings.timeout
         if self._idle.empty() and self._waiting >= self.settings.max_queue:
             self.stats.refused += 1
@@ -185,9 +189,9 @@ class RenderPool:
                 self.stats.died += 1
                 log.warning("render worker %s died (%r) under: %s", worker.process.pid, exc, kind)
                 self._replace(worker)
-                if attempt == 1:
+                if attempt < ATTEMPTS:  # perhaps dead before it got the job: retry
                     continue
-                return error("the render worker stopped twice while answering", status=503)
+                return error(f"render workers stopped {ATTEMPTS} times while answering", status=503)
             except BaseException:  # cancelled with its request: the worker may be mid-answer
                 self._replace(worker)
                 raise

@@ -85,3 +85,27 @@ def test_the_example_config_in_contrib_is_valid() -> None:
     assert set(config.supergrep.streams) == {"web", "app"}
     units = sorted(p.name for p in (ROOT / "contrib").glob("*.service"))
     assert units == ["monitor-statsd.service", "monitor.service", "supergrep-agent.service"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """Four mistakes in the file, the environment and --set: one run lists them all."""
+    path = write(tmp_path, '[http]\nprot = 80\n[store]\nmax_pending = "lots"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(
+            path,
+            environ={
+                "MONITOR_HTTP_PROT": "9090",
+                "MONITOR_STATSD_PORT": "x",
+                "MONITOR_CONFIG": "f",
+            },
+            overrides={"render.timout": "3", "render.workers": "-1"},
+        )
+    problems = raised.value.problems
+    assert len(problems) == 6, problems
+    assert any("http.prot: unknown key (did you mean 'port'?)" in p for p in problems)
+    assert any("store.max_pending: expected an integer, got 'lots'" in p for p in problems)
+    assert "MONITOR_HTTP_PROT: names no setting (did you mean 'MONITOR_HTTP_PORT'?)" in problems
+    assert any(p.startswith("MONITOR_STATSD_PORT='x': expected an integer") for p in problems)
+    assert any("--set render.timout: unknown key (did you mean 'render.timeout'?)" in p
+               for p in problems)  # fmt: skip
+    assert any("render.workers: expected 0 to 64, got -1" in p for p in problems)

@@ -56,21 +56,32 @@ async def test_status_page_lists_the_parts(tmp_path: Path) -> None:
         store_row = {p["name"]: p["detail"] for p in parts}["Graphite store"]
         assert "points/s now" in store_row
         assert " series, " in store_row
-        assert " MB in " in store_row
+        assert " MB on disk in " in store_row
         assert (tmp_path / "data").is_dir()
     finally:
         await running.stop()
 
 
-async def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
-    with socket.socket() as busy:
+async def test_every_port_in_use_is_named_with_both_ways_to_change_it(tmp_path: Path) -> None:
+    with socket.socket() as busy, socket.socket(type=socket.SOCK_DGRAM) as busy_udp:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(
-            StartupError, match=f"127.0.0.1:{port}: Address already in use; stop the other process"
-        ):
-            await start(config_for(tmp_path, port))
+        busy_udp.bind(("127.0.0.1", 0))
+        udp_port = busy_udp.getsockname()[1]
+        overrides = {
+            "http.port": str(port), "statsd.port": str(udp_port), "statsd.mgmt_port": "0",
+            "carbon.port": "0", "data_dir": str(tmp_path),
+        }  # fmt: skip
+        with pytest.raises(StartupError) as raised:
+            await start(load_config(overrides=overrides))
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "ports taken by another process (stop it, or choose others):"
+    assert lines[1:] == [
+        f"  tcp 127.0.0.1:{port} (http.port) is in use: --set http.port=N or MONITOR_HTTP_PORT=N",
+        f"  udp 127.0.0.1:{udp_port} (statsd.port) is in use: --set statsd.port=N"
+        " or MONITOR_STATSD_PORT=N",
+    ]
 
 
 async def test_unusable_data_dir(tmp_path: Path) -> None:
@@ -151,7 +162,7 @@ def test_cli_port_in_use_exits_1(tmp_path: Path) -> None:
             timeout=30,
         )
     assert result.returncode == 1
-    assert "Address already in use" in result.stderr
+    assert f"127.0.0.1:{port} (http.port) is in use" in result.stderr
     assert "Traceback" not in result.stderr
 
 
