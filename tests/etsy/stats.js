@@ -13,9 +13,9 @@ const jsonPath = path.join(os.tmpdir(), 'monitor-statsd-' + process.pid + '.json
 fs.writeFileSync(jsonPath, JSON.stringify(config));
 
 const daemon = spawn(
-  process.env.MONITOR_PYTHON,
+  process.env.OUR_STATSD_PYTHON,
   ['-m', 'monitor.cli', 'statsd', '--config', jsonPath],
-  { stdio: 'inherit', cwd: process.env.MONITOR_ROOT }
+  { stdio: 'inherit', cwd: process.env.OUR_STATSD_ROOT }
 );
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => daemon.kill(signal));

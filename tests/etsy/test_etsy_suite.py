@@ -36,8 +36,8 @@ def test_etsy_graphite_suite_passes_against_our_daemon(tmp_path: Path, name: str
     env = {
         **os.environ,
         "NODE_PATH": str(ROOT / "node_modules"),
-        "MONITOR_PYTHON": sys.executable,
-        "MONITOR_ROOT": str(ROOT),
+        "OUR_STATSD_PYTHON": sys.executable,
+        "OUR_STATSD_ROOT": str(ROOT),
     }
     command = [node, str(NODEUNIT), "--reporter", "minimal", f"test/{name}"]
     runs = []
