@@ -4,8 +4,13 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PY_STAMP  := $(VENV)/.installed
-NPM_STAMP := $(if $(wildcard package.json),node_modules/.installed)
+# Stamps live outside the directories they describe (npm ci empties node_modules).
+STAMPS := .stamps
+# What `monitor up` needs: the package and its runtime dependencies, uPlot.
+RUN_STAMPS := $(STAMPS)/py-run $(if $(wildcard package.json),$(STAMPS)/npm-run)
+# What the tests need besides: the dev extras, the reference daemons and test tools.
+DEV_STAMPS := $(STAMPS)/py-dev $(if $(wildcard package.json),$(STAMPS)/npm-dev)
+PY_STAMP := $(STAMPS)/py-dev
 # The real graphite-web, in its own venv, for the compatibility tests only.
 GRAPHITE_VENV  := .venv-graphite
 GRAPHITE_STAMP := $(GRAPHITE_VENV)/.installed
@@ -13,15 +18,27 @@ DATA_DIR ?= var
 # The browser tests drive Debian's Chromium; installed when missing (root, or sudo).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+VENDOR := monitor/web/static/vendor
 
-.PHONY: setup run test lint typecheck pytest bench clean
+.PHONY: setup setup-run run test lint typecheck pytest bench clean
 
-setup: $(PY_STAMP) $(NPM_STAMP)
+setup: $(DEV_STAMPS)
+setup-run: $(RUN_STAMPS)
 
-$(PY_STAMP): pyproject.toml constraints.txt
+# Runtime only, unless the dev install (a superset) is already there.
+$(STAMPS)/py-run: pyproject.toml constraints.txt
+	mkdir -p $(STAMPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	if [ $(STAMPS)/py-dev -nt pyproject.toml ] && [ $(STAMPS)/py-dev -nt constraints.txt ]; \
+		then :; else $(PIP) -e .; fi
 	touch $@
+
+$(STAMPS)/py-dev: pyproject.toml constraints.txt
+	mkdir -p $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[dev]'
+	touch $@ $(STAMPS)/py-run
 
 $(GRAPHITE_STAMP): tests/graphite-web-requirements.txt
 	test -x $(GRAPHITE_VENV)/bin/python || $(PYTHON) -m venv $(GRAPHITE_VENV)
@@ -33,17 +50,25 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --omit=optional
-	mkdir -p monitor/web/static/vendor
-	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
-		monitor/web/static/vendor/
+# uPlot only (npm's "dependencies"), unless the full install is already there.
+$(STAMPS)/npm-run: package.json package-lock.json
+	mkdir -p $(STAMPS) $(VENDOR)
+	if [ $(STAMPS)/npm-dev -nt package-lock.json ] && [ $(STAMPS)/npm-dev -nt package.json ]; \
+		then :; else npm ci --no-audit --no-fund --omit=optional --omit=dev; fi
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
 	touch $@
+
+# Everything: node statsd, frontail and the Etsy suite's tools, for the tests.
+$(STAMPS)/npm-dev: package.json package-lock.json
+	mkdir -p $(STAMPS) $(VENDOR)
+	npm ci --no-audit --no-fund --omit=optional
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+	touch $@ $(STAMPS)/npm-run
 
 # `make run ARGS="--set http.port=9090"` passes arguments to `monitor up`.
 ARGS ?=
 
-run: setup
+run: setup-run
 	$(BIN)/monitor up --demo --data-dir $(DATA_DIR) $(ARGS)
 
 lint: setup
@@ -73,4 +98,4 @@ constraints: $(PY_STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(GRAPHITE_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(GRAPHITE_VENV) node_modules $(STAMPS) .mypy_cache .ruff_cache .pytest_cache
