@@ -502,7 +502,8 @@ def describe_statsd(server: StatsdServer) -> str:
         else ""
     )
     drops = f", {server.udp_drops():,} UDP datagrams dropped by the kernel" if bound.udp else ""
-    return f"{', '.join(where)}; {server.flushes} flushes, sent to {sinks}{drops}{refused}"
+    flushes = f"{server.flushes:,} flush{'' if server.flushes == 1 else 'es'}"
+    return f"{', '.join(where)}; {flushes}, sent to {sinks}{drops}{refused}"
 
 
 async def start_statsd(settings: StatsdSettings, more: Sequence[Sink] = ()) -> StatsdServer:
