@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,6 +94,23 @@ def stop_process(process: subprocess.Popen[str], timeout: float = 10 * UNIT) -> 
     for stream in (process.stdout, process.stderr):
         if stream is not None:
             stream.close()
+
+
+def start_monitor_up(data: Path, *settings: str) -> tuple[str, subprocess.Popen[str]]:
+    """``monitor up`` as a process of its own on ``data``, each of ``settings`` passed
+    as ``--set``; its URL (no final slash) once it says it is up. Its log goes to
+    ``data/stderr.log``: a pipe nobody reads would stop it once full."""
+    data.mkdir(parents=True, exist_ok=True)
+    with (data / "stderr.log").open("w") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data),
+             *(arg for setting in settings for arg in ("--set", setting))],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+        )  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert "is up" in first, (first, (data / "stderr.log").read_text()[-2000:])
+    return proc.stdout.readline().split()[0].rstrip("/"), proc
 
 
 class UdpListener:

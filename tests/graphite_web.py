@@ -14,7 +14,6 @@ import math
 import os
 import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.store.whisper_store import WhisperStore
-from tests.conftest import ROOT, UNIT, require, stop_process, wait_until
+from tests.conftest import ROOT, UNIT, require, start_monitor_up, stop_process, wait_until
 
 GRAPHITE_VENV = ROOT / ".venv-graphite"
 
@@ -223,15 +222,10 @@ def _answers(url: str) -> bool:
 
 
 def _start_ours(data: Path, carbon_port: int) -> tuple[str, _Process]:
-    args = ["--set", "http.port=0", "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0",
-            "--set", f"carbon.port={carbon_port}", "--set", "carbon.udp=false"]  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data), *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    url, proc = start_monitor_up(
+        data, "http.port=0", "statsd.port=0", "statsd.mgmt_port=0",
+        f"carbon.port={carbon_port}", "carbon.udp=false",
     )  # fmt: skip
-    assert proc.stdout is not None
-    assert "is up" in proc.stdout.readline()
-    url = proc.stdout.readline().split()[0].rstrip("/")
     return url, _Process(proc)
 
 

@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -29,7 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import stop_process
+from tests.conftest import start_monitor_up, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 3.0
@@ -61,18 +59,10 @@ def rss(pid: int) -> int:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("hostile")
     statsd, carbon = _free_port(), _free_port()
-    args = [
-        "--set", "http.port=0", "--set", f"statsd.port={statsd}", "--set", "statsd.mgmt_port=0",
-        "--set", f"carbon.port={carbon}", "--set", f"render.timeout={TIMEOUT}",
-        "--set", "render.max_output_bytes=1000000",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data), *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    url, proc = start_monitor_up(
+        data, "http.port=0", f"statsd.port={statsd}", "statsd.mgmt_port=0",
+        f"carbon.port={carbon}", f"render.timeout={TIMEOUT}", "render.max_output_bytes=1000000",
     )  # fmt: skip
-    assert proc.stdout is not None
-    assert "is up" in proc.stdout.readline()
-    url = proc.stdout.readline().split()[0].rstrip("/")
     try:
         yield Stack(url, proc.pid, statsd, carbon)
     finally:
@@ -267,18 +257,11 @@ def test_ctrl_c_stops_within_5_s_whatever_is_in_flight(tmp_path: Path) -> None:
     """SIGINT while a render computes, clients hold connections and carbon lines wait
     in the socket: the process exits 0 within 5 s, and those lines are on disk."""
     carbon = _free_port()
-    args = [
-        "--set", "http.port=0", "--set", "statsd.port=0", "--set", "statsd.mgmt_port=0",
-        "--set", f"carbon.port={carbon}", "--set", "render.timeout=120",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(tmp_path), *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    url, proc = start_monitor_up(
+        tmp_path, "http.port=0", "statsd.port=0", "statsd.mgmt_port=0", f"carbon.port={carbon}",
+        "render.timeout=120",
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        assert "is up" in proc.stdout.readline()
-        url = proc.stdout.readline().split()[0].rstrip("/")
         slow = "movingMedian(sinFunction('x',1,60),10000)"
         query = urllib.parse.urlencode({"target": slow, "from": "-30d"})
 

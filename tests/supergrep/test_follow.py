@@ -187,6 +187,12 @@ def test_only_a_user_scrolling_up_leaves_follow_mode(stack: Stack, browser: Any)
     page = _open(browser, f"{stack.url}/supergrep?streams=burst&keep=50000")
     with bursting(stack):
         expect(page.locator("#log .line").first).to_be_visible(timeout=WAIT)
+        # enough lines to scroll up through (on a loaded machine the first few come alone)
+        page.wait_for_function(
+            "() => { const log = document.getElementById('log');"
+            " return log.scrollHeight > log.clientHeight + 1200; }",
+            timeout=WAIT,
+        )
         box = page.locator("#log").bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.wheel(0, -600)  # the user scrolls up to read

@@ -59,8 +59,13 @@ def test_a_program_that_exits_at_once_delivers_all_it_sent(tmp_path: Path) -> No
                 continue  # sent before anyone listened: nothing to hold it to
             listening_runs += 1
             daemon.stdout.readline()
-            time.sleep(0.2)  # datagrams cross loopback well within this
+            deadline = time.monotonic() + 2  # datagrams cross loopback well within this
             seen = counters(admin)
+            while len([k for k in seen if k.startswith("shortlived.")]) < 7:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+                seen = counters(admin)
             missing = [i for i in range(7) if seen.get(f"shortlived.m{i}") != "1"]
             if missing:
                 lost.append((run, missing))
