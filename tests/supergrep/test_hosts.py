@@ -162,12 +162,25 @@ async def test_two_hosts_every_line_once_across_cut_links_and_restarts(
                     await v.until(lambda c: bool(c.of("subscribed")))
                     if callable(during):
                         await during()
-                    await v.until(
-                        lambda c: (
-                            len(received) + len(c.lines()) >= until_count and complete(c.lines())
-                        ),
-                        40,
-                    )
+                    try:
+                        await v.until(
+                            lambda c: (
+                                len(received) + len(c.lines()) >= until_count
+                                and complete(c.lines())
+                            ),
+                            90,  # a loaded CI machine has been seen to need more than 40 s
+                        )
+                    except AssertionError:  # say which host fell short, and what they said
+                        every = received + v.lines()
+                        counts = {
+                            role: (sum(1 for x in every if x["host"] == f"host-{role}"),
+                                   len(w.written))
+                            for role, w in writers.items()
+                        }  # fmt: skip
+                        raise AssertionError(
+                            f"(received, written) per host: {counts};"
+                            f" processes said: {logs.read_text()[-3000:]}"
+                        ) from None
                     await asyncio.sleep(0.5)  # duplicates, if any, would be here by now
                     received.extend(v.lines())
                     return
