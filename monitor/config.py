@@ -164,9 +164,9 @@ def load_config(
             except ConfigError as exc:
                 problems += exc.problems
     for key, text in (overrides or {}).items():
-        tp = leaves.get(key)
+        tp = leaves.get(key) or _table_leaf(key)
         if tp is None:
-            problems.append(f"--set {key}: unknown key{_suggest(key, leaves)}")
+            problems.append(f"--set {key}: unknown key{_suggest_key(key, leaves)}")
             continue
         try:
             _set(tree, key, _parse(tp, text, f"--set {key}={text!r}"))
@@ -217,6 +217,38 @@ def _leaves(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
         elif typing.get_origin(tp) is not dict:
             out.append((prefix + f.name, tp))
     return out
+
+
+def _tables(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every table of named entries (``supergrep.streams``), with its entries' type."""
+    hints = typing.get_type_hints(cls)
+    out: list[tuple[str, Any]] = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out += _tables(typing.cast(type, tp), f"{prefix}{f.name}.")
+        elif typing.get_origin(tp) is dict:
+            out.append((prefix + f.name, typing.get_args(tp)[1]))
+    return out
+
+
+def _table_leaf(key: str) -> Any:
+    """The type of ``key`` when it sets a field of a named entry
+    (``supergrep.streams.NAME.paths``), else None."""
+    for table, entry in _tables(Config):
+        name, _, rest = key.removeprefix(table + ".").partition(".")
+        if key.startswith(table + ".") and name and dataclasses.is_dataclass(entry):
+            return dict(_leaves(typing.cast(type, entry))).get(rest)
+    return None
+
+
+def _suggest_key(key: str, leaves: Mapping[str, Any]) -> str:
+    """Did-you-mean for an unknown dotted key, knowing the named tables' form."""
+    for table, entry in _tables(Config):
+        if key == table or key.startswith(table + "."):
+            fields = ", ".join(name for name, _ in _leaves(typing.cast(type, entry)))
+            return f" (entries of {table} are set as {table}.NAME.FIELD, FIELD one of: {fields})"
+    return _suggest(key, leaves)
 
 
 def _suggest(key: str, known: Mapping[str, Any] | set[str]) -> str:

@@ -74,6 +74,19 @@ def test_unknown_override_suggests() -> None:
         load_config(overrides={"http.prot": "1"})
 
 
+def test_named_entries_can_be_set_from_the_command_line(tmp_path: Path) -> None:
+    file = tmp_path / "monitor.toml"
+    file.write_text('[supergrep.streams.app]\npaths = ["/var/log/app.log"]\n')
+    config = load_config(file, overrides={"supergrep.streams.web.paths": "/a.log, /b.log"})
+    assert config.supergrep.streams["app"].paths == ("/var/log/app.log",)
+    assert config.supergrep.streams["web"].paths == ("/a.log", "/b.log")
+    for key in ("supergrep.streams.web", "supergrep.streams.web.path"):
+        with pytest.raises(
+            ConfigError, match=r"set as supergrep.streams.NAME.FIELD, FIELD one of: paths"
+        ):
+            load_config(overrides={key: "/a.log"})
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
