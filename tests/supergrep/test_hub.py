@@ -91,6 +91,30 @@ def test_slow_but_finishing_pattern_is_switched_off_by_budget() -> None:
     assert [o.reason.split(":")[0] for o in matcher.take_switched()] == ["too slow"]
 
 
+def test_one_call_over_a_whole_backfill_stops_at_the_filters_budget() -> None:
+    """A subscribe replays up to the whole ring through one ``select``: the budget is
+    looked at while the call runs, not after it, and it is the filter's, so twenty
+    slow patterns in one filter cost about what one does (before: 2 ms a line for
+    10,000 lines and 20 patterns was 400 s of matching in one call)."""
+    clock = Clock()
+    patterns = tuple(f"slow{i}" for i in range(20))
+    matcher = Matcher(FilterSpec(include=patterns), budget=0.2, window=5, clock=clock)
+
+    def search(text: str, timeout: float) -> None:
+        clock.now += 0.002
+        return
+
+    for pattern in matcher._include:
+        pattern.search, pattern.joined = search, None
+    began = clock.now
+    shown = matcher.select([line("a", i) for i in range(1, 10_001)])
+    assert clock.now - began < 1.0 + 20 * 0.1  # 1 s, then 32 lines a pattern at most
+    assert len(shown) == 10_000  # filters switched off: the box no longer filters
+    off = matcher.take_switched()
+    assert len(off) == 20
+    assert all(o.reason.startswith("too slow") for o in off)
+
+
 def test_many_patterns_each_within_its_budget_cannot_take_the_loop_together() -> None:
     """Twelve viewers' patterns, each spending 0.15 s a batch (well under its own budget
     of 1 s in 5 s), would take all the hub's time between them; the shared budget
