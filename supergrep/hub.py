@@ -14,6 +14,11 @@ is full (it reads too slowly), new lines for it are counted as dropped, per stre
 it receives a drop notice with the counts when it catches up. Memory per viewer is
 bounded by ``max_lines`` and ``max_bytes``.
 
+The hub is not thread-safe and is meant to be owned by one thread (the server runs it
+on a thread of its own, so that matching never holds the event loop); only a
+``Viewer`` is shared, between the hub's thread, which fills it, and the sender, which
+empties it, and it locks for that.
+
 ``epoch`` names this run of the hub: sequence numbers are only comparable within one
 epoch, so a viewer resuming with another epoch's numbers is told about the gap instead
 of being sent duplicates.
@@ -25,6 +30,7 @@ import bisect
 import itertools
 import json
 import secrets
+import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -50,13 +56,15 @@ class Viewer:
     """One subscriber's bounded queue of lines and notices waiting to be sent.
 
     The queue holds batches (lists of lines already encoded as JSON) rather than single
-    lines, so queueing and sending cost per batch, not per line.
+    lines, so queueing and sending cost per batch, not per line. Every method may be
+    called from any thread.
     """
 
     max_lines: int = 20000
     max_bytes: int = 8 << 20
-    #: Called (with no argument) when something is queued, to wake the sender.
-    wake: Callable[[], None] = lambda: None
+    #: Called (with no argument, from the thread that queued) when something is queued
+    #: and the sender has taken everything since the last call: to wake the sender.
+    wake: Callable[[], object] = lambda: None
     queue: deque[list[str] | _Dropped | _Notice] = field(default_factory=deque)
     queued_lines: int = 0
     queued_bytes: int = 0
@@ -64,6 +72,14 @@ class Viewer:
     notices: list[dict[str, Any]] = field(default_factory=list)
     streams: tuple[str, ...] = ()
     spec: FilterSpec = field(default_factory=FilterSpec)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _woken: bool = False  # wake() called, and take() not called since
+
+    def _wake(self) -> None:
+        """Wake the sender once per ``take`` (the lock is held)."""
+        if not self._woken:
+            self._woken = True
+            self.wake()
 
     def offer(self, lines: Sequence[Line], encoded: list[str] | None = None) -> None:
         """Queue ``lines`` (``encoded``: their JSON, if already made). What does not fit
@@ -73,6 +89,10 @@ class Viewer:
             return
         if encoded is None:
             encoded = encode_lines(lines)
+        with self._lock:
+            self._offer(lines, encoded)
+
+    def _offer(self, lines: Sequence[Line], encoded: list[str]) -> None:
         room = self.max_lines - self.queued_lines
         sizes = list(itertools.accumulate(map(len, encoded)))
         fits = min(room, bisect.bisect_right(sizes, self.max_bytes - self.queued_bytes))
@@ -85,13 +105,14 @@ class Viewer:
             self.queued_bytes += sizes[fits - 1]
         if fits < len(lines):
             self.dropped.update(line.stream for line in lines[max(fits, 0) :])
-        self.wake()
+        self._wake()
 
     def discard_lines(self) -> None:
         """Forget the lines (and drop counts) queued so far; notices stay."""
-        self.queue = deque(item for item in self.queue if isinstance(item, _Notice))
-        self.queued_lines = self.queued_bytes = 0
-        self.dropped = Counter()
+        with self._lock:
+            self.queue = deque(item for item in self.queue if isinstance(item, _Notice))
+            self.queued_lines = self.queued_bytes = 0
+            self.dropped = Counter()
 
     #: Notices waiting at most; past it they are dropped and counted (a viewer that
     #: sends bad messages without reading the answers must not grow the hub).
@@ -102,22 +123,29 @@ class Viewer:
         """Queue a notice (error, switched-off filter, gap, deploy…): sent before lines.
         Past ``max_notices`` waiting, notices are dropped and counted, and the viewer is
         told how many when it reads again."""
-        if len(self.notices) >= self.max_notices:
-            self.notices_dropped += 1
-            return
-        self.notices.append(message)
-        self.wake()
+        with self._lock:
+            if len(self.notices) >= self.max_notices:
+                self.notices_dropped += 1
+                return
+            self.notices.append(message)
+            self._wake()
 
     def place(self, message: dict[str, Any]) -> None:
         """Queue a notice in line with the lines: sent after those queued before it (a
         deploy banner replayed at its place in a backfill)."""
-        self.queue.append(_Notice(message))
-        self.wake()
+        with self._lock:
+            self.queue.append(_Notice(message))
+            self._wake()
 
     def take(self, limit: int) -> list[str]:
         """The next messages to send, as JSON text, in order: notices, then up to
         ``limit`` lines in ``lines`` messages, with ``dropped`` messages where lines
         were dropped."""
+        with self._lock:
+            self._woken = False
+            return self._take(limit)
+
+    def _take(self, limit: int) -> list[str]:
         messages = [_encode(notice) for notice in self.notices]
         self.notices = []
         if self.notices_dropped:
@@ -351,6 +379,7 @@ class Hub:
         replay: list[Line] = []
         for name in streams:
             replay += self._replay(viewer, matcher, name, backfill, resume, epoch)
+        self._report_switched(self._groups[spec])  # now, not at the next live line
         replay.sort(key=lambda line: (line.ts, line.stream, line.seq))
         # Deploys during the replayed span go between the lines around them.
         banners = [(at, d) for at, d in self._deploys if replay and at >= replay[0].ts]
@@ -424,6 +453,14 @@ class Hub:
                 del self._groups[viewer.spec]
         viewer.streams = ()
 
+    def _report_switched(self, group: _Group) -> None:
+        """Tell every viewer of ``group`` about the patterns its matcher switched off."""
+        for off in group.matcher.take_switched():
+            notice = {"type": "filter_off", "field": off.field, "pattern": off.pattern,
+                      "reason": off.reason}  # fmt: skip
+            for viewer_id in {i for ids in group.viewers.values() for i in ids}:
+                self._viewers[viewer_id].notify(notice)
+
     def _fan_out(self, stream: str, lines: list[Line]) -> None:
         encoded: list[str] | None = None  # each line is encoded once, whoever receives it
         first = lines[0].seq
@@ -432,16 +469,7 @@ class Hub:
             if not ids:
                 continue
             selected = group.matcher.select(lines)
-            for off in group.matcher.take_switched():
-                for viewer_id in {i for v in group.viewers.values() for i in v}:
-                    self._viewers[viewer_id].notify(
-                        {
-                            "type": "filter_off",
-                            "field": off.field,
-                            "pattern": off.pattern,
-                            "reason": off.reason,
-                        }
-                    )
+            self._report_switched(group)
             if not selected:
                 continue
             if encoded is None:

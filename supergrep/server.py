@@ -12,12 +12,21 @@ This module only moves bytes: tailing is ``supergrep.tail``, numbering, rings, f
 and fan-out are ``supergrep.hub``, and messages are parsed by ``supergrep.protocol``.
 Each viewer has a sender task that drains its bounded queue in batches; a viewer that
 reads slowly only ever makes its own queue overflow (drop notices), never the hub wait.
+
+The ``Hub`` lives on a thread of its own (``Supergrep.in_hub``): viewers' regexes are
+matched there, compiled there, and lines are encoded there, so the event loop, which
+also serves HTTP, statsd and carbon in ``monitor up``, never waits for a pattern. The
+``regex`` module lets go of the GIL while it matches, so a slow pattern runs on the
+second core. Matching is still bounded by the filters' budgets (``supergrep.filters``);
+the thread keeps one viewer's bad pattern from stopping everything else meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -26,10 +35,10 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
@@ -60,6 +69,8 @@ AUTH_WAIT = 5.0
 MAX_UNAUTHENTICATED = 64
 READ_TURN = 2 << 20
 
+T = TypeVar("T")
+
 
 @dataclass
 class Stats:
@@ -82,11 +93,15 @@ class Supergrep:
         self.stats = Stats()
         #: All viewers' patterns together may take half of the loop's time, at most.
         shared = SharedBudget()
+        #: Touched only on ``_hub_thread`` (through ``in_hub`` and ``_in_hub_later``).
         self.hub = Hub(
             settings.streams,
             ring=settings.ring,
             matcher=lambda spec: Matcher(spec, timeout=settings.regex_timeout, shared=shared),
         )
+        self._hub_thread = concurrent.futures.ThreadPoolExecutor(1, "supergrep-hub")
+        #: The streams agents may send to without creating one (the loop's own copy).
+        self.stream_names = set(settings.streams)
         self.tails = {
             name: StreamTail(
                 stream.paths,
@@ -110,7 +125,8 @@ class Supergrep:
         self.unauthenticated = 0  # viewer sockets yet to send their token
         self._watcher = Watcher(self._changed)
         self._tasks: list[asyncio.Task[None]] = []
-        self._read_scheduled = False
+        self._reader: asyncio.Task[None] | None = None
+        self._read_wanted = False
         self._rescan_wanted = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.sockets: set[web.WebSocketResponse] = set()  # open viewers and agents
@@ -121,7 +137,7 @@ class Supergrep:
         """Open the files, start watching, start the periodic jobs."""
         self._loop = asyncio.get_running_loop()
         self._watcher.start(self._loop)
-        self._rescan()
+        await self._rescan()
         self._tasks = [
             asyncio.create_task(self._every(1.0, self._periodic)),
             asyncio.create_task(self._every(self.settings.heartbeat, self._heartbeat)),
@@ -129,31 +145,59 @@ class Supergrep:
 
     async def stop(self) -> None:
         """Stop the jobs and close the files."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._reader] if self._reader is not None else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._watcher.close()
         for tail in self.tails.values():
             tail.close()
+        # A match under way ends within its budget; nothing waits for it here.
+        self._hub_thread.shutdown(wait=False, cancel_futures=True)
 
-    async def _every(self, seconds: float, job: Callable[[], None]) -> None:
+    async def in_hub(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``call(*args, **kwargs)`` on the hub's thread, awaited."""
+        job = functools.partial(call, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._hub_thread, job)
+
+    def _in_hub_later(self, call: Callable[..., object], *args: Any) -> None:
+        """``call(*args)`` on the hub's thread, not awaited (after what is queued there
+        already, so in order); a failure is logged."""
+
+        def logged() -> None:
+            try:
+                call(*args)
+            except Exception:
+                log.exception("supergrep: %s failed", getattr(call, "__name__", call))
+
+        with contextlib.suppress(RuntimeError):  # shut down: nobody to tell
+            self._hub_thread.submit(logged)
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None] | None]) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
-                job()
+                done = job()
+                if done is not None:
+                    await done
             except Exception:  # a bug in one round must not stop the hub
                 log.exception("supergrep: periodic job failed")
 
-    def _periodic(self) -> None:
-        self._rescan()
-        self.hub.tick()
-        if self._counts and self.metrics is not None:
-            self.metrics("\n".join(f"{name}:{n}|c" for name, n in self._counts.items()))
-        self._counts.clear()
+    async def _periodic(self) -> None:
+        await self._rescan()
+        counts = await self.in_hub(self._tick)
+        if counts and self.metrics is not None:
+            self.metrics("\n".join(f"{name}:{n}|c" for name, n in counts.items()))
 
-    def publish(
+    def _tick(self) -> Counter[str]:
+        """On the hub's thread: update the rates, and take the counts made since."""
+        self.hub.tick()
+        counts, self._counts = self._counts, Counter()
+        return counts
+
+    async def publish(
         self,
         stream: str,
         host: str,
@@ -162,7 +206,20 @@ class Supergrep:
         truncated: Sequence[bool] | None = None,
         ts: float | None = None,
     ) -> None:
-        """Lines read here or by an agent: to the hub, and counted by the watches."""
+        """Lines read here or by an agent: to the hub, and counted by the watches.
+        Returns once they are in the hub (so a reader waits while the hub is busy)."""
+        await self.in_hub(self._publish_in_hub, stream, host, file, texts, truncated, ts)
+
+    def _publish_in_hub(
+        self,
+        stream: str,
+        host: str,
+        file: str,
+        texts: Sequence[str],
+        truncated: Sequence[bool] | None,
+        ts: float | None,
+    ) -> None:
+        self.hub.add_stream(stream)  # an agent's new stream (allowed on the loop)
         lines = self.hub.publish(stream, host, file, texts, truncated, ts)
         if not lines or self.metrics is None:
             return
@@ -177,43 +234,46 @@ class Supergrep:
                     log.warning("supergrep: watch %s: pattern switched off: %s", metric, off.reason)
 
     def _heartbeat(self) -> None:
+        self._in_hub_later(self._announce_heartbeat)
+
+    def _announce_heartbeat(self) -> None:
         self.hub.announce({"type": "heartbeat", "streams": self.hub.stream_info()})
 
     # -- tailing -------------------------------------------------------------------------
 
     def _changed(self, modified_only: bool) -> None:
         self._rescan_wanted |= not modified_only
-        if not self._read_scheduled and self._loop is not None:
-            self._read_scheduled = True
-            self._loop.call_soon(self._read)
+        self._read_wanted = True
+        if (self._reader is None or self._reader.done()) and self._loop is not None:
+            self._reader = self._loop.create_task(self._read())
 
-    def _read(self) -> None:
-        """Read what was appended, at most ``READ_TURN`` bytes per stream per loop turn,
-        so a burst of megabytes never holds the event loop (viewers keep being served
-        between turns); another turn is scheduled while there is more."""
-        self._read_scheduled = False
-        if self._rescan_wanted:
-            self._rescan()
-        more = False
-        for name, tail in self.tails.items():
-            before = tail.bytes_read
-            self._publish(name, tail.read(READ_TURN))
-            more |= tail.bytes_read - before >= READ_TURN
-        if more and self._loop is not None:
-            self._read_scheduled = True
-            self._loop.call_soon(self._read)
+    async def _read(self) -> None:
+        """Read what was appended, at most ``READ_TURN`` bytes per stream per turn, each
+        turn published before the next is read: a burst of megabytes never holds the
+        event loop, and reading waits while the hub is busy (the files are the buffer)."""
+        try:
+            while self._read_wanted:
+                self._read_wanted = False
+                if self._rescan_wanted:
+                    await self._rescan()
+                for name, tail in self.tails.items():
+                    before = tail.bytes_read
+                    await self._publish(name, tail.read(READ_TURN))
+                    self._read_wanted |= tail.bytes_read - before >= READ_TURN
+        except Exception:  # a bug in one turn must not stop the reading for good
+            log.exception("supergrep: reading the files failed")
 
-    def _rescan(self) -> None:
+    async def _rescan(self) -> None:
         self._rescan_wanted = False
         self._watcher.forget_missing()
         for name, tail in self.tails.items():
-            self._publish(name, tail.rescan(read=False))
+            await self._publish(name, tail.rescan(read=False))
             self._watcher.watch(tail.directories())
         self._changed(True)  # then read, in turns
 
-    def _publish(self, stream: str, chunks: list[Any]) -> None:
+    async def _publish(self, stream: str, chunks: list[Any]) -> None:
         for chunk in chunks:
-            self.publish(stream, self.settings.host, chunk.path, chunk.texts, chunk.truncated)
+            await self.publish(stream, self.settings.host, chunk.path, chunk.texts, chunk.truncated)
             self.stats.lines += len(chunk.texts)
 
     def announce_deploy(self, when: float, what: str, tags: Sequence[str], data: str) -> None:
@@ -227,22 +287,23 @@ class Supergrep:
             parsed = json.loads(data) if data else {}
             if isinstance(parsed, dict):
                 details = parsed
-        self.hub.deploy(
+        self._in_hub_later(
+            self.hub.deploy,
             {
                 "type": "deploy",
                 "when": when,
                 "what": what,
                 "tags": list(tags),
                 **{k: str(details[k]) for k in ("who", "sha", "url") if k in details},
-            }
+            },
         )
 
     def stream_allowed(self, name: str) -> bool:
         """Whether an agent may send lines of stream ``name``: a configured or known one,
         or a new one with a plain name while fewer than ``max_streams`` were made so."""
-        if self.hub.has_stream(name):
+        if name in self.stream_names:
             return True
-        created = self.hub.streams_count() - len(self.tails)
+        created = len(self.stream_names) - len(self.tails)
         return bool(_STREAM_NAME.fullmatch(name)) and created < self.settings.max_streams
 
     def stream_refusal(self, names: list[str]) -> dict[str, Any]:
@@ -268,10 +329,10 @@ class Supergrep:
             + (f", {self.stats.rejected} bad agent batches" if self.stats.rejected else "")
         )
 
-    def streams_json(self) -> list[dict[str, Any]]:
+    async def streams_json(self) -> list[dict[str, Any]]:
         """``/supergrep/streams``: each stream with its rate, files and problems."""
         out = []
-        for info in self.hub.stream_info():
+        for info in await self.in_hub(self.hub.stream_info):
             tail = self.tails.get(info["name"])
             if tail is not None:
                 info["files"] = sorted(path for path, _, _ in tail.files())
@@ -465,7 +526,7 @@ async def _streams(request: web.Request) -> web.Response:
     service = request.app[SUPERGREP]
     if not service.authorized(request):
         return web.json_response({"error": "needs Authorization: Bearer <token>"}, status=401)
-    return web.json_response({"version": VERSION, "streams": service.streams_json()})
+    return web.json_response({"version": VERSION, "streams": await service.streams_json()})
 
 
 def _refuse(status: int, message: str) -> web.Response:
@@ -514,8 +575,13 @@ async def _serve_viewer(
             await ws.close(code=4401, message=b"unauthorized")
             return
     wake = asyncio.Event()
-    viewer = Viewer(max_lines=settings.viewer_lines, max_bytes=settings.viewer_bytes, wake=wake.set)
-    viewer_id = service.hub.connect(viewer)
+    loop = asyncio.get_running_loop()
+    viewer = Viewer(
+        max_lines=settings.viewer_lines,
+        max_bytes=settings.viewer_bytes,
+        wake=lambda: loop.call_soon_threadsafe(wake.set),  # from the hub's thread
+    )
+    viewer_id = await service.in_hub(service.hub.connect, viewer)
     sender = asyncio.create_task(_send(ws, viewer, wake, settings))
     try:
         await ws.send_json(
@@ -523,7 +589,7 @@ async def _serve_viewer(
                 "type": "hello",
                 "version": VERSION,
                 "epoch": service.hub.epoch,
-                "streams": service.hub.stream_info(),
+                "streams": await service.in_hub(service.hub.stream_info),
             }
         )
         async for msg in ws:
@@ -533,7 +599,8 @@ async def _serve_viewer(
                 parsed = parse_viewer(msg.data)
                 if isinstance(parsed, Auth):
                     continue
-                service.hub.subscribe(
+                await service.in_hub(
+                    service.hub.subscribe,
                     viewer_id,
                     parsed.streams,
                     parsed.spec,
@@ -561,7 +628,7 @@ async def _serve_viewer(
                     }
                 )
             except UnknownStream as exc:
-                known = ", ".join(s["name"] for s in service.hub.stream_info()) or "none"
+                known = ", ".join(sorted(service.stream_names)) or "none"
                 viewer.notify(
                     {
                         "type": "error",
@@ -571,7 +638,7 @@ async def _serve_viewer(
                     }
                 )
     finally:
-        service.hub.disconnect(viewer_id)
+        service._in_hub_later(service.hub.disconnect, viewer_id)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
@@ -644,7 +711,7 @@ async def _agent(request: web.Request) -> web.StreamResponse:
                         continue
                     if chunk.start > have and strict:
                         continue
-                service.hub.add_stream(chunk.stream)
+                service.stream_names.add(chunk.stream)
                 accepted.append(chunk)
                 offsets[chunk.file_id] = chunk.end
             if refused:
@@ -658,7 +725,7 @@ async def _agent(request: web.Request) -> web.StreamResponse:
                     if any(len(t) > cap for t in texts):  # bounded here as if read here
                         cut = [c or len(t) > cap for t, c in zip(texts, cut, strict=True)]
                         texts = [t[:cap] for t in texts]
-                    service.publish(chunk.stream, host, chunk.file, texts, cut, chunk.ts)
+                    await service.publish(chunk.stream, host, chunk.file, texts, cut, chunk.ts)
                     service.stats.agent_lines += len(chunk.texts)
             done = {c.file_id: offsets[c.file_id] for c in batch.chunks if c.file_id in offsets}
             await ws.send_json({"type": "ack", "id": batch.id, "offsets": done})

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,6 +61,15 @@ def agents() -> Iterator[list[subprocess.Popen[str]]]:
             process.stdout.close()
 
 
+async def agent_connected(hub: RunningHub, host: str = "h1") -> None:
+    """Wait until ``host``'s agent is connected (it opens its files before it connects:
+    a fixed sleep was once too short for a slow start, and the lines were missed)."""
+    deadline = time.monotonic() + 20 * UNIT
+    while not hub.service.agents.get(host):
+        assert time.monotonic() < deadline, f"agent {host} never connected"
+        await asyncio.sleep(0.05)
+
+
 async def collect(hub: RunningHub, expected: int, viewer: ViewerClient) -> None:
     await viewer.until(lambda v: len(v.lines()) >= expected, timeout=20 * UNIT)
 
@@ -81,7 +91,7 @@ async def test_agent_ships_every_line_once_across_kills_restarts_and_rotation(
         async with ViewerClient.connect(hub.ws) as viewer:
             await viewer.subscribe("app", backfill=10000)
             await viewer.until(lambda v: bool(v.of("subscribed")))
-            await asyncio.sleep(1.0)  # the agent has opened the file at its end
+            await agent_connected(hub)  # it opened the file (at its end) before
             for _ in range(5):
                 writer.write(200)
                 await asyncio.sleep(0.05)
@@ -145,7 +155,7 @@ async def test_agent_ships_lines_written_after_a_copytruncate(
         async with ViewerClient.connect(hub.ws) as viewer:
             await viewer.subscribe("app", backfill=10000)
             await viewer.until(lambda v: bool(v.of("subscribed")))
-            await asyncio.sleep(1.0)  # the agent has opened the file
+            await agent_connected(hub)  # it opened the file before
             writer.write(300)
             await collect(hub, 300, viewer)
             os.truncate(writer.path, 0)  # copytruncate: the copy is elsewhere
