@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import getpass
 import json
 import logging
 import os
@@ -82,24 +83,34 @@ def _parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser(
         "deploy",
         help="record a deploy: a Graphite event and the deploys.<stack>.<env> metric",
+        description="Record a deploy on the stack that monitor.toml (or --config, --set)"
+        " describes, or on --graphite and --carbon. Running it again for the same deploy"
+        " records nothing twice.",
     )
+    with_config(deploy)
     deploy.add_argument("--stack", required=True, help="what was deployed, e.g. web")
     deploy.add_argument("--env", required=True, help="where, e.g. production")
     deploy.add_argument("--sha", default="", help="the version deployed")
-    deploy.add_argument("--who", default=os.environ.get("USER", ""), help="who deployed")
+    deploy.add_argument("--who", default=_login_name(), help="who deployed (default: you)")
     deploy.add_argument("--url", default="", help="a link: the change, the pipeline run")
     deploy.add_argument("--what", default="", help="the event's title (default: built)")
+    deploy.add_argument("--when", type=int, help="when, in seconds since the epoch (default: now)")
     deploy.add_argument(
         "--graphite",
-        default=os.environ.get("MONITOR_GRAPHITE_URL", "http://127.0.0.1:8080"),
-        help="Graphite API for the event, or 'none' ($MONITOR_GRAPHITE_URL)",
+        default=os.environ.get("MONITOR_GRAPHITE_URL"),
+        help="Graphite API for the event, or 'none' ($MONITOR_GRAPHITE_URL; default:"
+        " the configured http.host and http.port)",
     )
     deploy.add_argument(
         "--carbon",
-        default=os.environ.get("MONITOR_CARBON", "127.0.0.1:2003"),
-        help="carbon HOST:PORT for the metric, or 'none' ($MONITOR_CARBON)",
+        default=os.environ.get("MONITOR_CARBON"),
+        help="carbon HOST:PORT for the metric, or 'none' ($MONITOR_CARBON; default: the"
+        " configured carbon.address and carbon.port)",
     )
     deploy.add_argument("--timeout", type=float, default=3.0, help="seconds per attempt")
+    deploy.add_argument(
+        "--force", action="store_true", help="record it even if it looks like a retry"
+    )
 
     boards = commands.add_parser("dashboards", help="dashboard files")
     board_commands = boards.add_subparsers(dest="dashboards_command", required=True)
@@ -220,27 +231,63 @@ def _up(config: Config) -> int:
     return _until_signalled("up", lambda stop: serve(start(config), stop, ready))
 
 
+def _login_name() -> str:
+    """Who runs the command: $USER, else the login name ($USER is empty in some CI
+    runners and containers)."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid
+        return ""
+
+
+def _loopback(host: str) -> str:
+    """Where to reach a server bound to ``host`` from this machine."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
 def _deploy(args: argparse.Namespace) -> int:
+    def fail(message: str, status: int = 2) -> int:
+        print(f"monitor deploy: {message}", file=sys.stderr)
+        return status
+
+    try:
+        config = load_config(config_path(args.config), os.environ, dict(args.overrides))
+    except ConfigError as exc:
+        return fail("; ".join(exc.problems))
+    graphite: str | None = args.graphite
+    if graphite is None:
+        if config.http.port == 0:
+            return fail("http.port is 0 (any free port): say where with --graphite URL")
+        graphite = f"http://{_loopback(config.http.host)}:{config.http.port}"
+    elif graphite.lower() == "none":
+        graphite = None
     carbon: tuple[str, int] | None = None
-    if args.carbon.lower() != "none":
+    if args.carbon is None:
+        if config.carbon.tcp and config.carbon.port:
+            carbon = (_loopback(config.carbon.address).strip("[]"), config.carbon.port)
+    elif args.carbon.lower() != "none":
         host, _, port = args.carbon.rpartition(":")
         if not host or not port.isdigit():
-            print(
-                f"monitor deploy: --carbon {args.carbon!r}: expected HOST:PORT or none",
-                file=sys.stderr,
-            )
-            return 2
-        carbon = (host, int(port))
-    graphite = None if args.graphite.lower() == "none" else args.graphite
+            return fail(f"--carbon {args.carbon!r}: expected HOST:PORT or none")
+        carbon = (host.strip("[]"), int(port))
+    if graphite is None and carbon is None:
+        return fail("nothing to record: no Graphite API (--graphite) and no carbon (--carbon)")
+    token = os.environ.get("MONITOR_TOKEN") or config.http.token or None
     deploy = Deploy(args.stack, args.env, args.sha, args.who, args.url, args.what)
+    if args.when is not None:
+        deploy = dataclasses.replace(deploy, when=args.when)
     try:
-        record(
-            deploy, graphite, carbon, timeout=args.timeout, token=os.environ.get("MONITOR_TOKEN")
-        )
+        done = record(deploy, graphite, carbon, timeout=args.timeout, token=token,
+                      force=args.force)  # fmt: skip
     except DeployNotRecorded as exc:
-        print(f"monitor deploy: {exc}", file=sys.stderr)
-        return 1
-    print(f"recorded: {deploy.title} ({deploy.metric})")
+        for line in exc.recorded:
+            print(f"recorded: {line}")
+        retry = f" (to retry without a second mark: the same command with --when {exc.when})"
+        return fail(f"{exc}{retry if exc.recorded else ''}", 1)
+    for line in done:
+        print(f"recorded: {line}")
     return 0
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import pwd
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,27 +88,105 @@ def test_record_deploy_event_on_graphite_web(graphite_pair: Servers) -> None:
         )
 
 
-def test_monitor_deploy_command(graphite_pair: Servers) -> None:
-    ok = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "deploy", "--stack", "web", "--env", "production",
-         "--sha", "1234567", "--graphite", graphite_pair.ours,
-         "--carbon", f"127.0.0.1:{graphite_pair.ours_carbon}"],
-        capture_output=True, text=True, timeout=30,
+def deploy_command(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "deploy", *args],
+        capture_output=True, text=True, timeout=30, env=env,
     )  # fmt: skip
+
+
+def test_monitor_deploy_command(graphite_pair: Servers) -> None:
+    where = ["--graphite", graphite_pair.ours, "--carbon", f"127.0.0.1:{graphite_pair.ours_carbon}"]
+    ok = deploy_command("--stack", "web", "--env", "production", "--sha", "1234567", *where)
     assert ok.returncode == 0, ok.stderr
-    assert "recorded: deploy web production 1234567 (deploys.web.production)" in ok.stdout
+    lines = ok.stdout.splitlines()
+    assert (
+        lines[0]
+        == f"recorded: event 'deploy web production 1234567' recorded at {graphite_pair.ours}"
+    )
+    carbon = f"127.0.0.1:{graphite_pair.ours_carbon}"
+    assert lines[1].startswith(f"recorded: metric deploys.web.production sent to carbon {carbon}")
     closed = free_port(socket.SOCK_STREAM)
     started = time.monotonic()
-    failed = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "deploy", "--stack", "web", "--env", "production",
-         "--graphite", f"http://127.0.0.1:{closed}", "--carbon", f"127.0.0.1:{closed}",
-         "--timeout", "1"],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+    failed = deploy_command("--stack", "web", "--env", "production", "--timeout", "1",
+                            "--graphite", f"http://127.0.0.1:{closed}",
+                            "--carbon", f"127.0.0.1:{closed}")  # fmt: skip
     assert failed.returncode == 1
     assert "event not recorded: cannot connect to Graphite" in failed.stderr
     assert "metric deploys.web.production not sent to carbon" in failed.stderr
+    assert "recorded:" not in failed.stdout
     assert time.monotonic() - started < 10 * UNIT
+    nothing = deploy_command("--stack", "web", "--env", "production", "--graphite", "none",
+                             "--carbon", "none")  # fmt: skip
+    assert nothing.returncode == 2
+    assert "nothing to record" in nothing.stderr
+
+
+def test_running_a_deploy_again_records_nothing_twice(graphite_pair: Servers) -> None:
+    """A pipeline retries after a partial failure: the event got through, the metric did
+    not. The retry sends the metric at the event's time and posts no second event; a
+    rollback to an earlier sha, or --force, is a deploy of its own."""
+    closed = free_port(socket.SOCK_STREAM)
+    stack = f"retry{time.monotonic_ns()}"
+    first = deploy_command("--stack", stack, "--env", "prod", "--sha", "aaa111",
+                           "--graphite", graphite_pair.ours, "--carbon", f"127.0.0.1:{closed}",
+                           "--timeout", "1")  # fmt: skip
+    assert first.returncode == 1
+    assert first.stdout.startswith(f"recorded: event 'deploy {stack} prod aaa111' recorded at")
+    assert f"metric deploys.{stack}.prod not sent" in first.stderr
+    when = int(first.stderr.rsplit("--when ", 1)[1].rstrip(")\n"))
+    carbon = f"127.0.0.1:{graphite_pair.ours_carbon}"
+    again = [
+        "--stack",
+        stack,
+        "--env",
+        "prod",
+        "--graphite",
+        graphite_pair.ours,
+        "--carbon",
+        carbon,
+    ]
+    retry = deploy_command(*again, "--sha", "aaa111", "--when", str(when))
+    assert retry.returncode == 0, retry.stderr
+    assert "was already recorded" in retry.stdout
+    assert "not posted again" in retry.stdout
+    same = deploy_command(*again, "--sha", "aaa111")  # without --when: still the same deploy
+    assert "was already recorded" in same.stdout
+    with GraphiteClient(graphite_pair.ours) as client:
+        assert [e.when for e in client.events(["deploy", stack], from_="-1h")] == [when]
+
+        def metric_at_the_events_time() -> bool:
+            series = client.render(f"deploys.{stack}.prod", from_=when - 60, until=when + 60)
+            return bool(series) and (1.0, when - when % 10) in series[0].datapoints
+
+        wait_until(metric_at_the_events_time)
+        for sha in ("bbb222", "aaa111"):  # a new deploy, then a rollback to the first
+            assert "was already" not in deploy_command(*again, "--sha", sha).stdout
+        assert "was already" not in deploy_command(*again, "--sha", "aaa111", "--force").stdout
+        shas = [e.data for e in client.events(["deploy", stack], from_="-1h")]
+        assert [s.count("aaa111") for s in shas] == [1, 0, 1, 1]
+
+
+def test_monitor_deploy_finds_the_stack_where_monitor_up_is_told_it_is(
+    graphite_pair: Servers, tmp_path: Path
+) -> None:
+    config = tmp_path / "monitor.toml"
+    port = graphite_pair.ours.rsplit(":", 1)[1]
+    config.write_text(f"[http]\nport = {port}\n[carbon]\nport = {graphite_pair.ours_carbon}\n")
+    stack = f"configured{time.monotonic_ns()}"
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MONITOR_GRAPHITE_URL", "MONITOR_CARBON")
+    }
+    env["USER"] = ""  # as in some CI containers: then the login name
+    done = deploy_command("--config", str(config), "--stack", stack, "--env", "prod", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"recorded at http://127.0.0.1:{port}" in done.stdout
+    assert f"sent to carbon 127.0.0.1:{graphite_pair.ours_carbon}" in done.stdout
+    with GraphiteClient(graphite_pair.ours) as client:
+        (event,) = client.events(["deploy", stack], from_="-1h")
+    assert json.loads(event.data)["who"] == pwd.getpwuid(os.getuid()).pw_name
 
 
 def test_deploy_not_recorded_lists_every_failure() -> None:
