@@ -15,8 +15,10 @@ PY_STAMP := $(STAMPS)/py-dev
 GRAPHITE_VENV  := .venv-graphite
 GRAPHITE_STAMP := $(GRAPHITE_VENV)/.installed
 DATA_DIR ?= var
-# The browser tests drive Debian's Chromium; installed when missing (root, or sudo).
+# The browser tests drive Debian's Chromium, and the relay tests Debian's
+# carbon-c-relay; each is installed when missing (root, or sudo).
 CHROMIUM := /usr/bin/chromium
+RELAY    := /usr/bin/carbon-c-relay
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 VENDOR := monitor/web/static/vendor
@@ -50,6 +52,13 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
+# The package enables a service on port 2003, where `monitor up` listens: the tests
+# start the relay themselves, so the service is stopped and disabled where there is one.
+$(RELAY):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq carbon-c-relay
+	-$(SUDO) systemctl disable --now carbon-c-relay 2>/dev/null
+
 # uPlot only (npm's "dependencies"), unless the full install is already there.
 $(STAMPS)/npm-run: package.json package-lock.json
 	mkdir -p $(STAMPS) $(VENDOR)
@@ -79,7 +88,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup $(GRAPHITE_STAMP) $(CHROMIUM)
+pytest: setup $(GRAPHITE_STAMP) $(CHROMIUM) $(RELAY)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
