@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -21,6 +23,56 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
 #: One scalable unit for every wait in the suite (raise it on a slow machine).
 UNIT = float(os.environ.get("TEST_TIME_UNIT", "1.0"))
+
+
+class _OwnGroup(subprocess.Popen[Any]):
+    """Every process a test starts leads a session of its own, and killing it kills
+    all it started: a daemon that a killed wrapper left behind (a timed-out Etsy run
+    once left ``monitor statsd`` holding 8125, and every later test needing it failed)
+    or render workers outliving a killed ``monitor up`` cannot pile up in a CI run."""
+
+    started: ClassVar[set[int]] = set()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if "process_group" not in kwargs:
+            kwargs.setdefault("start_new_session", True)
+        super().__init__(*args, **kwargs)
+        if kwargs.get("start_new_session"):
+            _OwnGroup.started.add(self.pid)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group (``subprocess.run`` does this on a timeout)."""
+        if self.pid in _OwnGroup.started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+        super().kill()
+
+
+subprocess.Popen = _OwnGroup  # type: ignore[misc]
+
+
+def _running_groups() -> dict[int, str]:
+    """Process group -> one of its running processes ("pid command"); zombies (orphans
+    that pid 1 has not reaped, in a container) do not count."""
+    groups: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            if state != "Z" and int(group) not in groups:
+                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                groups[int(group)] = f"{stat.parent.name} {command[:120].decode(errors='replace')}"
+    return groups
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Whatever a test left running is ended with the run, and named."""
+    running = _running_groups()
+    left = [running[pgid] for pgid in sorted(_OwnGroup.started) if pgid in running]
+    for pgid in _OwnGroup.started & running.keys():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+    if left:
+        print("\nconftest: killed processes that tests left running:", *left, sep="\n  ")
 
 
 #: Debian's Chromium, driven by Playwright for the page tests (no browser download).
@@ -83,14 +135,44 @@ async def until(condition: Callable[[], bool], timeout: float = 5 * UNIT) -> Non
             await asyncio.sleep(0.01)
 
 
+def taken_by(port: int, kind: str) -> str | None:
+    """Who holds ``port`` (``kind`` "tcp" or "udp") on 127.0.0.1, as "pid N: command",
+    or None when it is free: a test that needs a fixed port says whom to stop."""
+    sock_type = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, sock_type) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return None
+        except OSError:
+            pass
+    inodes = set()
+    for table in (f"/proc/net/{kind}", f"/proc/net/{kind}6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                pid = fd_dir.parent.name
+                command = (fd_dir.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                return f"pid {pid}: {command.decode(errors='replace').strip()[:200]}"
+    return "a process this user cannot see"
+
+
 def stop_process(process: subprocess.Popen[str], timeout: float = 10 * UNIT) -> None:
-    """Terminate a child (kill it if it will not stop) and close its pipes."""
+    """Terminate a child (kill it and its group if it will not stop), kill whatever of
+    its group outlived it, and close its pipes."""
     process.terminate()
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    if process.pid in _OwnGroup.started:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
     for stream in (process.stdout, process.stderr):
         if stream is not None:
             stream.close()

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, UNIT, node_binary, require
+from tests.conftest import ROOT, UNIT, node_binary, require, taken_by
 from tests.node_statsd import STATSD_DIR
 
 NODEUNIT = ROOT / "node_modules" / "nodeunit" / "bin" / "nodeunit"
+#: The ports Etsy's test files fix: statsd's, its admin port, and their fake Graphite.
+FIXED_PORTS = [(8125, "udp"), (8126, "tcp"), (31337, "tcp")]
 SUITE = sorted(p.name for p in (STATSD_DIR / "test").glob("graphite_*.js")) or ["missing"]
 
 
@@ -30,6 +32,9 @@ def test_etsy_graphite_suite_passes_against_our_daemon(tmp_path: Path, name: str
     node = node_binary()
     require("Etsy statsd's test suite and nodeunit (npm install)", NODEUNIT.is_file())
     require(f"{name} in node_modules/statsd/test", (STATSD_DIR / "test" / name).is_file())
+    for port, kind in FIXED_PORTS:  # a daemon left behind would fail every file in turn
+        holder = taken_by(port, kind)
+        assert holder is None, f"Etsy's tests need {kind} port {port}, held by {holder}"
     (tmp_path / "test").mkdir()
     shutil.copy(STATSD_DIR / "test" / name, tmp_path / "test" / name)
     shutil.copy(Path(__file__).with_name("stats.js"), tmp_path / "stats.js")
