@@ -175,11 +175,15 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
         here = url_holder[0] if url_holder else None
         return [
             PartStatus("web server", "running", f"status page and APIs at {here}", here),
-            PartStatus("statsd daemon", "running", describe_statsd(statsd)),
+            PartStatus(
+                "statsd daemon", "running", describe_statsd(statsd), None, statsd_counts(statsd)
+            ),
             PartStatus(
                 "Graphite store",
                 "failing" if store.stats.low_disk else "running",
                 gauge.describe(),
+                None,
+                gauge.counts(),
             ),
             PartStatus(
                 "dashboards",
@@ -193,12 +197,14 @@ async def _start_parts(config: Config, parts: AsyncExitStack) -> Running:
                 "/render, /metrics/find, /metrics/expand, /events/, /events/get_data;"
                 f" {pool.describe()}",
                 f"{here}render?target=stats_counts.*&from=-1h" if here else None,
+                pool.counts(),
             ),
             PartStatus(
                 "supergrep",
                 "running",
                 supergrep.describe(),
                 f"{here}supergrep" if here else None,
+                supergrep.counts(),
             ),
             *(
                 [
@@ -409,8 +415,27 @@ class StoreGauge:
         self._rate = 0.0
         self._usage = (0.0, (0, 0))
 
-    def describe(self) -> str:
-        """One line: where carbon lines come in, the ingest rate, what is stored."""
+    def counts(self) -> dict[str, float]:
+        """The numbers of ``describe``, by name."""
+        self._look()
+        s = self.store.stats
+        files, size = self._usage[1]
+        return {
+            "points_per_s": round(self._rate, 1),
+            "points_accepted": s.points_accepted,
+            "points_written": s.points_written,
+            "points_dropped": s.points_dropped + s.invalid_paths,
+            "series": files,
+            "disk_bytes": size,
+            "disk_free_bytes": s.disk_free,
+            "low_disk": int(s.low_disk),
+            "creates_waiting": s.creates_waiting,
+            "bad_lines": self.receiver.stats.bad_lines,
+            "udp_kernel_drops": self.receiver.udp_drops(),
+        }
+
+    def _look(self) -> None:
+        """Update the rate (at most every second) and the disk use (every 30 s)."""
         now = time.monotonic()
         accepted = self.store.stats.points_accepted
         then, before = self._seen
@@ -419,6 +444,10 @@ class StoreGauge:
             self._seen = (now, accepted)
         if now - self._usage[0] > 30 or self._usage[0] == 0:
             self._usage = (now, self.store.disk_usage())
+
+    def describe(self) -> str:
+        """One line: where carbon lines come in, the ingest rate, what is stored."""
+        self._look()
         files, size = self._usage[1]
         where = ", ".join(f"{kind} {host}:{port}" for kind, host, port in self.receiver.bound)
         s = self.store.stats
@@ -487,6 +516,12 @@ def bind_error(part: str, exc: OSError, keys: str) -> str:
     if exc.errno == errno.EADDRINUSE:
         message += f"; stop the other process or choose another port with --set {keys}=N"
     return message
+
+
+def statsd_counts(server: StatsdServer) -> dict[str, float]:
+    """The numbers of ``describe_statsd``, by name."""
+    return {"flushes": server.flushes, "tcp_refused": server.tcp_refused,
+            "udp_kernel_drops": server.udp_drops() if server.bound.udp else 0}  # fmt: skip
 
 
 def describe_statsd(server: StatsdServer) -> str:

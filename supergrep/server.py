@@ -330,6 +330,19 @@ class Supergrep:
             f" at most supergrep.max_streams ({self.settings.max_streams}) streams",
         }
 
+    def counts(self) -> dict[str, float]:
+        """The numbers of ``describe``, by name."""
+        return {
+            "local_streams": len(self.tails),
+            "files": sum(len(t.files()) for t in self.tails.values()),
+            "unreadable": sum(len(t.problems) for t in self.tails.values()),
+            "agents": sum(self.agents.values()),
+            "viewers": self.hub.viewers,
+            "lines": self.stats.lines + self.stats.agent_lines,
+            "resent_lines_dropped": self.stats.duplicates,
+            "bad_agent_batches": self.stats.rejected,
+        }
+
     def describe(self) -> str:
         """One line for the status page."""
         files = sum(len(t.files()) for t in self.tails.values())

@@ -134,6 +134,13 @@ class RenderPool:
             return_exceptions=True,
         )
 
+    def counts(self) -> dict[str, float]:
+        """The numbers of ``describe``, by name."""
+        s = self.stats
+        return {"workers": len(self._all), "busy": len(self._busy), "waiting": self._waiting,
+                "answered": s.answered, "timed_out": s.timed_out, "refused": s.refused,
+                "workers_died": s.died}  # fmt: skip
+
     def describe(self) -> str:
         """The status page's line."""
         s = self.stats

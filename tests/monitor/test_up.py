@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ import pytest
 from monitor.config import Config, load_config
 from monitor.up import StartupError, serve, start
 from tests.conftest import UNIT
+from tests.node_statsd import free_port
 
 
 def config_for(tmp_path: Path, port: int = 0) -> Config:
@@ -60,6 +62,43 @@ async def test_status_page_lists_the_parts(tmp_path: Path) -> None:
         assert (tmp_path / "data").is_dir()
     finally:
         await running.stop()
+
+
+async def test_status_json_gives_each_parts_numbers_by_name(tmp_path: Path) -> None:
+    carbon = free_port(socket.SOCK_STREAM)
+    running = await start(dataclasses.replace(
+        config_for(tmp_path), carbon=dataclasses.replace(config_for(tmp_path).carbon, port=carbon)
+    ))  # fmt: skip
+    try:
+        with socket.create_connection(("127.0.0.1", carbon)) as conn:
+            conn.sendall(
+                f"a.b 1 {int(time.time())}\na.c 2 {int(time.time())}\nnot a line\n".encode()
+            )
+        async with aiohttp.ClientSession() as http:
+
+            async def counts() -> dict[str, dict[str, float]]:
+                async with http.get(running.url + "status.json") as status:
+                    return {p["name"]: p["counts"] for p in (await status.json())["parts"]}
+
+            deadline = time.monotonic() + 10 * UNIT
+            while (await counts())["Graphite store"]["bad_lines"] < 1:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            async with http.get(running.url + "render?target=a.*&format=json") as render:
+                assert render.status == 200
+            numbers = await counts()
+    finally:
+        await running.stop()
+    store = numbers["Graphite store"]
+    assert store["points_accepted"] == 2
+    assert store["bad_lines"] == 1
+    assert store["udp_kernel_drops"] == 0
+    assert store["low_disk"] == 0
+    assert store["disk_free_bytes"] > 0
+    assert numbers["Graphite API"]["answered"] == 1
+    assert numbers["Graphite API"]["workers"] >= 1
+    assert numbers["statsd daemon"]["tcp_refused"] == 0
+    assert set(numbers["supergrep"]) >= {"viewers", "agents", "lines", "files"}
 
 
 async def test_every_port_in_use_is_named_with_both_ways_to_change_it(tmp_path: Path) -> None:
