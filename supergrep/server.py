@@ -186,7 +186,7 @@ class Supergrep:
                 log.exception("supergrep: periodic job failed")
 
     async def _periodic(self) -> None:
-        await self._rescan()
+        self._changed(False)  # look for new and rotated files, in the reader's turn
         counts = await self.in_hub(self._tick)
         if counts and self.metrics is not None:
             self.metrics("\n".join(f"{name}:{n}|c" for name, n in counts.items()))
@@ -242,6 +242,8 @@ class Supergrep:
     # -- tailing -------------------------------------------------------------------------
 
     def _changed(self, modified_only: bool) -> None:
+        """Files changed (or, not ``modified_only``, may have been made, moved or
+        deleted): the one reader task reads them, so a file's lines stay in order."""
         self._rescan_wanted |= not modified_only
         self._read_wanted = True
         if (self._reader is None or self._reader.done()) and self._loop is not None:
