@@ -9,6 +9,7 @@ read the same points.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -176,7 +177,9 @@ class _Process:
         stop_process(self.proc)
 
 
-def _start_graphite_web(data: Path) -> tuple[str, _Process]:
+def _start_graphite_web(data: Path, cluster: list[str] | None = None) -> tuple[str, _Process]:
+    """graphite-web over ``data/whisper``, or, given ``cluster``, a front end with no
+    data of its own that asks those members (``CLUSTER_SERVERS``)."""
     require(
         "graphite-web 1.1.10 (make test installs .venv-graphite)",
         (GRAPHITE_VENV / "bin" / "gunicorn").is_file(),
@@ -185,11 +188,14 @@ def _start_graphite_web(data: Path) -> tuple[str, _Process]:
     conf.mkdir()
     storage = data / "graphite-storage"
     (storage / "log" / "webapp").mkdir(parents=True)
-    (conf / "monitor_test_settings.py").write_text(
-        SETTINGS.format(
-            storage=str(storage), whisper=str(data / "whisper"), db=str(storage / "graphite.db")
-        )
+    settings = SETTINGS.format(
+        storage=str(storage), whisper=str(data / "whisper"), db=str(storage / "graphite.db")
     )
+    if cluster is not None:
+        (data / "whisper").mkdir(exist_ok=True)
+        settings += f"CLUSTER_SERVERS = {cluster!r}\nREMOTE_EXCLUDE_LOCAL = False\n"
+        settings += "FIND_CACHE_DURATION = 0\nREMOTE_RETRY_DELAY = 0\n"
+    (conf / "monitor_test_settings.py").write_text(settings)
     env = {
         **os.environ,
         "PYTHONPATH": str(conf),
@@ -208,10 +214,22 @@ def _start_graphite_web(data: Path) -> tuple[str, _Process]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: _answers(url), 60 * UNIT)
-    # graphite-web finds tagged series through its tag database (carbon registers them)
-    status, answer = post_form(f"{url}/tags/tagMultiSeries", [("path", p) for p in TAGGED])
-    assert status == 200, answer
+    if cluster is None:
+        # graphite-web finds tagged series through its tag database (carbon registers them)
+        status, answer = post_form(f"{url}/tags/tagMultiSeries", [("path", p) for p in TAGGED])
+        assert status == 200, answer
     return url, _Process(proc)
+
+
+@contextlib.contextmanager
+def graphite_front_end(data: Path, members: list[str]) -> Iterator[str]:
+    """A graphite-web with no data of its own in front of ``members`` (host:port, with
+    ``?format=msgpack`` for that format); its URL."""
+    url, process = _start_graphite_web(data, members)
+    try:
+        yield url
+    finally:
+        process.stop()
 
 
 def _answers(url: str) -> bool:

@@ -21,8 +21,8 @@ from datetime import datetime, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.render import cluster_format, tags
 from monitor.render import functions as _functions  # noqa: F401  (registers them)
-from monitor.render import tags
 from monitor.render.attime import TimeSyntaxError, parse_time
 from monitor.render.evaluator import Context, EventSource, Finder, RenderError, evaluate_targets
 from monitor.render.grammar import TargetSyntaxError
@@ -187,8 +187,8 @@ def _render(params: Params, backend: Backend, _arg: str) -> Answer:
     _check_targets(targets, backend.settings)
     tz = request_timezone(params, backend.timezone)
     fmt = params.text("format", "json")
-    if fmt not in ("json", "csv", "raw"):
-        return error(f"format={fmt} is not supported here; use json, csv or raw")
+    if fmt not in ("json", "csv", "raw", *cluster_format.CONTENT_TYPES):
+        return error(f"format={fmt} is not supported here; use json, csv, raw, pickle or msgpack")
     max_points = params.text("maxDataPoints")
     if max_points and (not max_points.isdigit() or int(max_points) < 1):
         return error(f"maxDataPoints must be a whole number of 1 or more, not {max_points!r}")
@@ -209,6 +209,11 @@ def _render(params: Params, backend: Backend, _arg: str) -> Answer:
             return Answer(200, "text/csv", to_csv(series, tz, limit))
         if fmt == "raw":
             return Answer(200, "text/plain", to_raw(series, limit))
+        if fmt in cluster_format.CONTENT_TYPES:  # a graphite-web front end's RemoteReader
+            packed = cluster_format.dumps(cluster_format.series_info(series), fmt)
+            if len(packed) > limit:
+                raise TooLarge(limit)
+            return Answer(200, cluster_format.CONTENT_TYPES[fmt], packed)
         body = to_json(
             series,
             int(max_points) if max_points else None,
@@ -234,7 +239,7 @@ def _find(params: Params, backend: Backend, _arg: str) -> Answer:
     if fmt == "completer":
         query = query.replace("..", "*.")
         query = query if query.endswith("*") else query + "*"
-    if fmt not in ("treejson", "completer", "nodelist", "json"):
+    if fmt not in ("treejson", "completer", "nodelist", "json", *cluster_format.CONTENT_TYPES):
         return error(f"Invalid value for 'format': {fmt}")
     nodes = backend.store.find(query)
     Budget.of(backend.settings).read(len(nodes), 0)
@@ -254,6 +259,15 @@ def _find(params: Params, backend: Backend, _arg: str) -> Answer:
         if len(metrics) > 1 and wildcards:
             metrics.append({"name": "*"})
         out = {"metrics": metrics}
+    elif fmt in cluster_format.CONTENT_TYPES:  # a graphite-web front end's RemoteFinder
+        info = [
+            cluster_format.node_info(path, leaf, backend.store.interval(path) if leaf else None)
+            for path, leaf in nodes
+        ]
+        body = cluster_format.dumps(info, fmt)
+        if len(body) > backend.settings.max_output_bytes:
+            raise _too_large(backend.settings)
+        return Answer(200, cluster_format.CONTENT_TYPES[fmt], body)
     elif fmt == "nodelist":
         position = params.text("position", "-1")
         if not position.lstrip("-").isdigit():

@@ -115,8 +115,14 @@ def _jsonp(request: web.Request, params: Mapping[str, str], body: str) -> web.Re
 
 def _reply(answer: Answer) -> web.Response:
     body = answer.body if isinstance(answer.body, bytes) else answer.body.encode()
+    # No charset on binary answers: graphite-web compares the whole header with
+    # "application/x-msgpack" to choose how to read a member's answer.
+    text = answer.content_type.startswith("text/") or answer.content_type.endswith("json")
     return web.Response(
-        body=body, status=answer.status, content_type=answer.content_type, charset="utf-8"
+        body=body,
+        status=answer.status,
+        content_type=answer.content_type,
+        charset="utf-8" if text else None,
     )
 
 
