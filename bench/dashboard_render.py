@@ -11,12 +11,17 @@ response received; the 20 requests run concurrently) and the browser's drawing a
 the last response. The time Playwright takes to notice (it polls) is shown apart.
 Medians.
 
-    .venv/bin/python bench/dashboard_render.py [--loads 5]
+    .venv/bin/python bench/dashboard_render.py [--loads 5] [--workers N]
+
+``--api-only`` leaves the browser out: the 20 panels' ``/render`` requests are sent at
+once, ``--loads`` times, with 1 and then 2 render workers, to show what the second
+worker does when no browser shares the two cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import subprocess
@@ -25,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +75,59 @@ def dashboard() -> dict[str, object]:
     return {"title": "bench", "time": {"from": "-7d"}, "rows": [{"panels": panels}]}
 
 
+def start(data: Path, boards: Path, workers: int) -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data),
+         "--set", f"http.port={port}", "--set", "statsd.port=0", "--set",
+         "statsd.mgmt_port=0", "--set", "carbon.port=0", "--set", f"dashboards.dir={boards}",
+         "--set", f"render.workers={workers}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc, port
+
+
+async def api_round(port: int) -> float:
+    """The 20 panels' renders sent at once (as the page does); ms until the last answer."""
+    urls = [
+        f"http://127.0.0.1:{port}/render?target=bench.group{g:02d}.*.value&from=-7d"
+        "&format=json&maxDataPoints=600"
+        for g in range(20)
+    ]
+    async with aiohttp.ClientSession() as http:
+
+        async def one(url: str) -> None:
+            async with http.get(url) as answer:
+                assert answer.status == 200, await answer.text()
+                await answer.read()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one(url) for url in urls))
+        return (time.perf_counter() - began) * 1000
+
+
+def api_only(data: Path, boards: Path, loads: int) -> None:
+    for workers in (1, 2):
+        proc, port = start(data, boards, workers)
+        try:
+            asyncio.run(api_round(port))  # warm-up
+            times = [asyncio.run(api_round(port)) for _ in range(loads)]
+        finally:
+            proc.terminate()
+            proc.wait()
+        print(
+            f"render.workers={workers}: 20 panels' renders at once, median"
+            f" {statistics.median(times):.0f} ms (runs: {', '.join(f'{t:.0f}' for t in times)})"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=0, help="render.workers (0: default)")
+    parser.add_argument("--api-only", action="store_true", help="no browser: 1 against 2 workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -82,15 +138,10 @@ def main() -> int:
         boards = data / "dashboards"
         boards.mkdir()
         (boards / "bench.json").write_text(json.dumps(dashboard()))
-        port = _free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "up", "--data-dir", str(data),
-             "--set", f"http.port={port}", "--set", "statsd.port=0", "--set",
-             "statsd.mgmt_port=0", "--set", "carbon.port=0", "--set", f"dashboards.dir={boards}"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        assert proc.stdout is not None
-        proc.stdout.readline()
+        if args.api_only:
+            api_only(data, boards, args.loads)
+            return 0
+        proc, port = start(data, boards, args.workers)
         rows: list[dict[str, float]] = []
         try:
             with sync_playwright() as playwright:
