@@ -181,12 +181,16 @@ class Matcher:
     """
 
     spec: FilterSpec
-    timeout: float = 0.005  # per line and pattern
+    timeout: float = 0.05  # per line and pattern, wall time (see settings.regex_timeout)
     max_timeouts: int = 3
     budget: float = 0.2  # fraction of each second one pattern may spend matching …
     per_line: float = 20e-6  # … when each line costs more than this on average
     window: float = 5.0
     clock: Callable[[], float] = time.monotonic
+    #: What matching is charged in: this thread's CPU time, not the clock's, since a
+    #: busy process makes every search wait for the GIL (a trivial pattern then seemed
+    #: to spend all its budget).
+    cpu: Callable[[], float] = time.thread_time
     #: The hub's budget for all viewers' patterns together, if it keeps one.
     shared: SharedBudget | None = None
     switched_off: list[SwitchedOff] = field(default_factory=list)
@@ -290,10 +294,10 @@ class Matcher:
         """Whether each line matches; a line whose match timed out counts as matching
         (it is shown rather than silently hidden), and so does every line after the
         pattern is switched off (a box whose pattern is off does not filter)."""
-        started = self.clock()
+        started = self.cpu()
         hits = self._run_joined(pattern, lines) if pattern.joined and len(lines) > 4 else None
         if hits is not None:
-            self._charge(pattern, self.clock() - started, len(lines))
+            self._charge(pattern, self.cpu() - started, len(lines))
             return hits
         return self._run_each(pattern, lines, started)
 
@@ -301,7 +305,7 @@ class Matcher:
         """Search line by line, charging the time spent every ``CHARGE_EVERY`` lines, so
         one call over a whole backfill stops once the pattern is over its budget
         rather than after every line (10,000 lines at 2 ms each was a 20 s call)."""
-        search, timeout, clock = pattern.search, self.timeout, self.clock
+        search, timeout, cpu = pattern.search, self.timeout, self.cpu
         hits: list[bool] = []
         charged = 0  # lines charged so far
         for line in lines:
@@ -313,7 +317,7 @@ class Matcher:
                 if pattern.timeouts >= self.max_timeouts:
                     self._switch_off(pattern, f"timed out on {pattern.timeouts} lines")
             if len(hits) - charged >= CHARGE_EVERY or pattern.off or len(hits) == len(lines):
-                now = clock()
+                now = cpu()
                 self._charge(pattern, now - started, len(hits) - charged)
                 started, charged = now, len(hits)
                 if pattern.off:

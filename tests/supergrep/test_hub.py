@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -73,13 +75,43 @@ def test_catastrophic_pattern_times_out_and_is_switched_off() -> None:
     assert matcher.select([line("anything")]) == [line("anything")]  # no longer applied
 
 
+def test_an_innocent_pattern_survives_a_busy_process() -> None:
+    """Another thread running Python makes each search wait for the GIL, and the regex
+    module counts that wait against its timeout: with 5 ms per line, ``^Traceback``
+    was switched off at the demo's start while it wrote its history (here about one
+    search in 50 timed out). The default leaves room for that wait."""
+    matcher = Matcher(FilterSpec(include=("^Traceback",)))
+    stop = threading.Event()
+
+    def busy() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 2
+        seq = 0
+        while time.monotonic() < deadline:  # a line or two at a time, as a log is written
+            seq += 2
+            matcher.select([line("  File x, line 3, in y", seq), line("Traceback (most", seq + 1)])
+    finally:
+        stop.set()
+        thread.join()
+    assert matcher.take_switched() == []
+    assert seq > 1000
+
+
 def test_slow_but_finishing_pattern_is_switched_off_by_budget() -> None:
     clock = Clock()
 
     class Slow(Matcher):
         pass
 
-    matcher = Slow(FilterSpec(exclude=("x",)), budget=0.1, window=5, per_line=1e-5, clock=clock)
+    matcher = Slow(
+        FilterSpec(exclude=("x",)), budget=0.1, window=5, per_line=1e-5, clock=clock, cpu=clock
+    )
 
     # Each call "takes" 1 s by the clock: far over 0.1 x 5 s and over 10 us a line.
     def ticking(text: str, timeout: float) -> None:
@@ -98,7 +130,7 @@ def test_one_call_over_a_whole_backfill_stops_at_the_filters_budget() -> None:
     10,000 lines and 20 patterns was 400 s of matching in one call)."""
     clock = Clock()
     patterns = tuple(f"slow{i}" for i in range(20))
-    matcher = Matcher(FilterSpec(include=patterns), budget=0.2, window=5, clock=clock)
+    matcher = Matcher(FilterSpec(include=patterns), budget=0.2, window=5, clock=clock, cpu=clock)
 
     def search(text: str, timeout: float) -> None:
         clock.now += 0.002
@@ -124,7 +156,7 @@ def test_many_patterns_each_within_its_budget_cannot_take_the_loop_together() ->
     shared = SharedBudget(share=0.5, window=5, clock=clock)
 
     def matcher(cost: float) -> Matcher:
-        made = Matcher(FilterSpec(include=("x",)), window=5, clock=clock, shared=shared)
+        made = Matcher(FilterSpec(include=("x",)), window=5, clock=clock, cpu=clock, shared=shared)
 
         def search(text: str, timeout: float) -> None:
             clock.now += cost
