@@ -225,6 +225,7 @@ def _start_graphite_web(data: Path, cluster: list[str] | None = None) -> tuple[s
 def graphite_front_end(data: Path, members: list[str]) -> Iterator[str]:
     """A graphite-web with no data of its own in front of ``members`` (host:port, with
     ``?format=msgpack`` for that format); its URL."""
+    data.mkdir(parents=True, exist_ok=True)
     url, process = _start_graphite_web(data, members)
     try:
         yield url

@@ -1,0 +1,135 @@
+"""A Graphite cluster on real engines (issue 16): Debian's carbon-c-relay spreads 20,000
+metrics over three ``monitor up`` store nodes with ``carbon_ch`` and ``replication 2``;
+each series lands exactly where the relay's own test mode (``-t``) says; then one node
+stops, and a real graphite-web 1.1.10 front end federating the nodes still reads every
+series from its other replica."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.parse
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import UNIT, require, start_monitor_up, stop_process, wait_until
+from tests.graphite_web import get, graphite_front_end
+from tests.monitor.test_udp import RELAY
+from tests.node_statsd import free_port
+
+COUNT = 20_000
+NAMES = [f"cluster.m{i // 100:03d}.n{i % 100:02d}" for i in range(COUNT)]
+
+
+def placement(config: Path) -> dict[str, set[int]]:
+    """name -> the carbon ports the relay sends it to, from ``carbon-c-relay -t``."""
+    lines = "".join(f"{name} 1 1\n" for name in NAMES)
+    shown = subprocess.run(
+        [str(RELAY), "-t", "-f", str(config)], input=lines, capture_output=True, text=True,
+        timeout=120, check=True,
+    ).stdout  # fmt: skip
+    where: dict[str, set[int]] = defaultdict(set)
+    name = ""
+    for line in shown.splitlines():
+        line = line.strip()
+        if "-> " in line:  # the rule that matched, then "-> name" (same line or next)
+            name = line.split("-> ", 1)[1]
+        elif name and line.startswith("127.0.0.1:"):
+            where[name].add(int(line.rsplit(":", 1)[1]))
+    return where
+
+
+def counts(url: str) -> dict[str, float]:
+    status, body = get(f"{url}/status.json")
+    assert status == 200, body
+    return next(p["counts"] for p in json.loads(body)["parts"] if p["name"] == "Graphite store")
+
+
+def names_on(url: str) -> set[str]:
+    """The node's series, in two finds (one would pass render.max_series)."""
+    names = set()
+    for half in ("cluster.m0*.*", "cluster.m1*.*"):
+        query = urllib.parse.urlencode({"query": half, "format": "completer"})
+        status, body = get(f"{url}/metrics/find?{query}")
+        assert status == 200, body
+        names |= {m["path"] for m in json.loads(body)["metrics"]}
+    return names
+
+
+@pytest.mark.timeout(600)
+def test_relay_replicates_over_three_nodes_and_a_front_end_survives_one_down(
+    tmp_path: Path,
+) -> None:
+    require("Debian's carbon-c-relay (make test installs it)", RELAY.exists())
+    carbon = [free_port(socket.SOCK_STREAM) for _ in range(3)]
+    nodes = []
+    try:
+        for i, port in enumerate(carbon):
+            nodes.append(start_monitor_up(
+                tmp_path / f"node{i}", "http.port=0", "statsd.port=0", "statsd.mgmt_port=0",
+                f"carbon.port={port}", "carbon.udp=false", "render.workers=1",
+                "store.max_creates_per_minute=1000000", "supergrep.line_metrics=false",
+            ))  # fmt: skip
+        config = tmp_path / "relay.conf"
+        members = " ".join(f"127.0.0.1:{port}={'abc'[i]}" for i, port in enumerate(carbon))
+        config.write_text(
+            f"cluster stores carbon_ch replication 2 {members} ;\nmatch ^cluster\\. send to"
+            " stores stop ;\n"
+        )
+        relay_port = free_port(socket.SOCK_STREAM)
+        relay = subprocess.Popen(
+            [str(RELAY), "-f", str(config), "-p", str(relay_port), "-s", "-w", "1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            now = int(time.time()) // 10 * 10 - 30
+            lines = "".join(f"{name} {i} {now}\n" for i, name in enumerate(NAMES))
+            deadline = time.monotonic() + 10 * UNIT
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", relay_port)) as conn:
+                        conn.sendall(lines.encode())
+                    break
+                except ConnectionRefusedError:
+                    assert time.monotonic() < deadline, "carbon-c-relay did not start"
+                    time.sleep(0.05)
+            urls = [url for url, _ in nodes]
+
+            def all_written() -> bool:
+                seen = [counts(url) for url in urls]
+                return sum(c["points_written"] for c in seen) >= 2 * COUNT
+
+            wait_until(all_written, 120 * UNIT)
+        finally:
+            stop_process(relay)
+        where = placement(config)
+        assert len(where) == COUNT
+        assert all(len(ports) == 2 for ports in where.values())
+        for url, port in zip(urls, carbon, strict=True):
+            expected = {name for name, ports in where.items() if port in ports}
+            assert names_on(url) == expected, f"node on carbon port {port}"
+            assert len(expected) > COUNT // 2  # each node holds about two thirds
+
+        stop_process(nodes[2][1])  # one node down: every series has another replica
+        members_up = [urllib.parse.urlsplit(url).netloc for url in urls]
+        with graphite_front_end(tmp_path / "front", members_up) as front:
+            seen: dict[str, float] = {}
+            for group in range(0, COUNT // 100, 10):  # 10 targets of 100 series a request
+                params = [("target", f"cluster.m{g:03d}.*") for g in range(group, group + 10)]
+                params += [("format", "json"), ("from", str(now - 60)), ("until", str(now + 60))]
+                status, body = get(f"{front}/render?{urllib.parse.urlencode(params)}")
+                assert status == 200, body[:500]
+                for series in json.loads(body):
+                    values = [v for v, ts in series["datapoints"] if ts == now]
+                    seen[series["target"]] = values[0] if values else None
+        assert len(seen) == COUNT
+        wrong = [n for i, n in enumerate(NAMES) if seen.get(n) != float(i)]
+        assert not wrong, f"{len(wrong)} series unreadable or wrong, e.g. {wrong[:5]}"
+    finally:
+        for _, process in nodes:
+            stop_process(process)
