@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import UNIT, require, start_monitor_up, stop_process, wait_until
+from tests.conftest import ROOT, UNIT, require, start_monitor_up, stop_process, wait_until
 from tests.graphite_web import get, graphite_front_end
 from tests.monitor.test_udp import RELAY
 from tests.node_statsd import free_port
@@ -74,12 +74,11 @@ def test_relay_replicates_over_three_nodes_and_a_front_end_survives_one_down(
                 f"carbon.port={port}", "carbon.udp=false", "render.workers=1",
                 "store.max_creates_per_minute=1000000", "supergrep.line_metrics=false",
             ))  # fmt: skip
-        config = tmp_path / "relay.conf"
-        members = " ".join(f"127.0.0.1:{port}={'abc'[i]}" for i, port in enumerate(carbon))
-        config.write_text(
-            f"cluster stores carbon_ch replication 2 {members} ;\nmatch ^cluster\\. send to"
-            " stores stop ;\n"
-        )
+        config = tmp_path / "relay.conf"  # the shipped one, with the nodes' local ports
+        text = (ROOT / "contrib" / "carbon-c-relay.conf").read_text()
+        for i, port in enumerate(carbon):
+            text = text.replace(f"10.0.0.{i + 1}:2003", f"127.0.0.1:{port}")
+        config.write_text(text)
         relay_port = free_port(socket.SOCK_STREAM)
         relay = subprocess.Popen(
             [str(RELAY), "-f", str(config), "-p", str(relay_port), "-s", "-w", "1"],

@@ -51,14 +51,14 @@ class Proxy:
     def __init__(self, tmp: Path, daemons: list[Daemon]) -> None:
         self.port = free_port()
         self.mgmt_port = free_port(socket.SOCK_STREAM)
-        nodes = [{"host": "127.0.0.1", "port": d.port, "adminport": d.mgmt_port} for d in daemons]
-        # checkInterval is also how long a health check may wait for its answer: on a
-        # loaded 2-core box 300 ms once took every daemon out of the ring
-        config = {
-            "nodes": nodes,
-            "host": "127.0.0.1", "port": self.port, "mgmt_address": "127.0.0.1",
-            "mgmt_port": self.mgmt_port, "forkCount": 0, "checkInterval": 1000,
-        }  # fmt: skip
+        # The shipped config, pointed at the local daemons. Its checkInterval is also
+        # how long a health check waits for its answer: on a loaded 2-core box 300 ms
+        # once took every daemon out of the ring.
+        config = json.loads((ROOT / "contrib" / "statsd-proxy.json").read_text())
+        config["nodes"] = [
+            {"host": "127.0.0.1", "port": d.port, "adminport": d.mgmt_port} for d in daemons
+        ]
+        config.update(host="127.0.0.1", port=self.port, mgmt_port=self.mgmt_port)
         path = tmp / "proxy-config.js"
         path.write_text(json.dumps(config))
         self.output: list[str] = []
