@@ -206,30 +206,30 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[last] = value
 
 
-def _leaves(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
-    """Every settable key of ``cls`` in dotted form, with its type."""
+def _fields(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every field of ``cls`` that is not a table of settings itself, in dotted form,
+    with its type (tables are walked into)."""
     hints = typing.get_type_hints(cls)
     out: list[tuple[str, Any]] = []
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            out += _leaves(typing.cast(type, tp), f"{prefix}{f.name}.")
-        elif typing.get_origin(tp) is not dict:
+            out += _fields(typing.cast(type, tp), f"{prefix}{f.name}.")
+        else:
             out.append((prefix + f.name, tp))
     return out
 
 
-def _tables(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
+def _leaves(cls: type) -> list[tuple[str, Any]]:
+    """Every settable key of ``cls`` in dotted form, with its type."""
+    return [(key, tp) for key, tp in _fields(cls) if typing.get_origin(tp) is not dict]
+
+
+def _tables(cls: type) -> list[tuple[str, Any]]:
     """Every table of named entries (``supergrep.streams``), with its entries' type."""
-    hints = typing.get_type_hints(cls)
-    out: list[tuple[str, Any]] = []
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            out += _tables(typing.cast(type, tp), f"{prefix}{f.name}.")
-        elif typing.get_origin(tp) is dict:
-            out.append((prefix + f.name, typing.get_args(tp)[1]))
-    return out
+    return [
+        (key, typing.get_args(tp)[1]) for key, tp in _fields(cls) if typing.get_origin(tp) is dict
+    ]
 
 
 def _table_leaf(key: str) -> Any:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, UNIT, require, start_monitor_up, stop_process, wait_until
+from tests.carbon_relay import RELAY, carbon_relay, send_lines
+from tests.conftest import ROOT, UNIT, start_monitor_up, stop_process, wait_until
 from tests.graphite_web import get, graphite_front_end
-from tests.monitor.test_udp import RELAY
 from tests.node_statsd import free_port
 
 COUNT = 20_000
@@ -64,7 +64,6 @@ def names_on(url: str) -> set[str]:
 def test_relay_replicates_over_three_nodes_and_a_front_end_survives_one_down(
     tmp_path: Path,
 ) -> None:
-    require("Debian's carbon-c-relay (make test installs it)", RELAY.exists())
     carbon = [free_port(socket.SOCK_STREAM) for _ in range(3)]
     nodes = []
     try:
@@ -79,33 +78,16 @@ def test_relay_replicates_over_three_nodes_and_a_front_end_survives_one_down(
         for i, port in enumerate(carbon):
             text = text.replace(f"10.0.0.{i + 1}:2003", f"127.0.0.1:{port}")
         config.write_text(text)
-        relay_port = free_port(socket.SOCK_STREAM)
-        relay = subprocess.Popen(
-            [str(RELAY), "-f", str(config), "-p", str(relay_port), "-s", "-w", "1"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            now = int(time.time()) // 10 * 10 - 30
-            lines = "".join(f"{name} {i} {now}\n" for i, name in enumerate(NAMES))
-            deadline = time.monotonic() + 10 * UNIT
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", relay_port)) as conn:
-                        conn.sendall(lines.encode())
-                    break
-                except ConnectionRefusedError:
-                    assert time.monotonic() < deadline, "carbon-c-relay did not start"
-                    time.sleep(0.05)
-            urls = [url for url, _ in nodes]
+        now = int(time.time()) // 10 * 10 - 30
+        urls = [url for url, _ in nodes]
+        with carbon_relay(config) as relay:
+            send_lines(relay, "".join(f"{name} {i} {now}\n" for i, name in enumerate(NAMES)))
 
             def all_written() -> bool:
                 seen = [counts(url) for url in urls]
                 return sum(c["points_written"] for c in seen) >= 2 * COUNT
 
             wait_until(all_written, 120 * UNIT)
-        finally:
-            stop_process(relay)
         where = placement(config)
         assert len(where) == COUNT
         assert all(len(ports) == 2 for ports in where.values())

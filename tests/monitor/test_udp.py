@@ -4,18 +4,14 @@ anyway is counted."""
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 from pathlib import Path
 
 from monitor.store.receiver import CarbonReceiver, CarbonSettings
 from monitor.store.whisper_store import WhisperStore
 from monitor.udp import kernel_drops
-from tests.conftest import UNIT, require, stop_process, until
-from tests.node_statsd import free_port
-
-#: Debian's carbon-c-relay (``make test`` installs it).
-RELAY = Path("/usr/bin/carbon-c-relay")
+from tests.carbon_relay import carbon_relay, send_lines
+from tests.conftest import UNIT, until
 
 
 def test_kernel_drops_are_read_for_the_socket() -> None:
@@ -54,33 +50,20 @@ async def test_a_10000_metric_burst_through_carbon_c_relay_over_udp_arrives_whol
     """The real relay, forwarding to our carbon port over UDP (one datagram per
     metric), a burst of 10,000 metrics sent to it at once over TCP: all arrive, and the
     kernel dropped none."""
-    require("Debian's carbon-c-relay (make test installs it)", RELAY.exists())
     now = int(time.time())
     store = WhisperStore(tmp_path / "store")
     receiver = CarbonReceiver(CarbonSettings(port=0, tcp=False), store)
     await receiver.start()
-    relay_port = free_port(socket.SOCK_STREAM)
     try:
         _, host, port = next(b for b in receiver.bound if b[0] == "udp")
         config = tmp_path / "relay.conf"
         config.write_text(
             f"cluster ours forward {host}:{port} proto udp ;\nmatch * send to ours stop ;\n"
         )
-        relay = subprocess.Popen(
-            [str(RELAY), "-f", str(config), "-p", str(relay_port), "-s", "-w", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        try:
-            lines = "".join(f"relay.m{i % 500}.n{i // 500} {i} {now}\n" for i in range(10_000))
-            deadline = time.monotonic() + 10 * UNIT
-            while True:  # until the relay listens
-                try:
-                    with socket.create_connection(("127.0.0.1", relay_port)) as conn:
-                        conn.sendall(lines.encode())
-                    break
-                except ConnectionRefusedError:
-                    assert time.monotonic() < deadline, "carbon-c-relay did not start"
-                    time.sleep(0.05)
+        with carbon_relay(config) as relay:
+            send_lines(
+                relay, "".join(f"relay.m{i % 500}.n{i // 500} {i} {now}\n" for i in range(10_000))
+            )
             try:
                 await until(lambda: receiver.stats.lines >= 10_000, timeout=20 * UNIT)
             except TimeoutError:
@@ -88,8 +71,6 @@ async def test_a_10000_metric_burst_through_carbon_c_relay_over_udp_arrives_whol
                 raise AssertionError(
                     f"{receiver.stats.lines} of 10,000 arrived, {drops} dropped by the kernel"
                 ) from None
-        finally:
-            stop_process(relay)
         assert receiver.stats.lines == 10_000
         assert receiver.stats.bad_lines == 0
         assert receiver.udp_drops() == 0
