@@ -70,8 +70,13 @@ class Proxy:
         wait_until(lambda: any("server is up" in line for line in self.output), 15 * UNIT)
 
     def ring(self) -> list[str]:
-        """The nodes in the proxy's hash ring now (its admin ``status`` command)."""
-        with socket.create_connection(("127.0.0.1", self.mgmt_port), timeout=5) as conn:
+        """The nodes in the proxy's hash ring now (its admin ``status`` command); none
+        while its admin port is not listening yet (node logs "server is up" first)."""
+        try:
+            conn = socket.create_connection(("127.0.0.1", self.mgmt_port), timeout=5)
+        except ConnectionRefusedError:
+            return []
+        with conn:
             conn.sendall(b"status\r\n")
             answer = b""
             while b"nodes:" not in answer or not answer.endswith(b"\n"):
