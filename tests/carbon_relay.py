@@ -17,13 +17,13 @@ RELAY = Path("/usr/bin/carbon-c-relay")
 
 
 @contextlib.contextmanager
-def carbon_relay(config: Path) -> Iterator[int]:
-    """The relay on ``config``, with no statistics of its own in the stream (``-s``);
-    yields the TCP port it listens on."""
+def carbon_relay(config: Path, *options: str) -> Iterator[int]:
+    """The relay on ``config``, with no statistics of its own in the stream (``-s``),
+    one worker unless ``options`` say otherwise; yields the TCP port it listens on."""
     require("Debian's carbon-c-relay (make test installs it)", RELAY.exists())
     port = free_port(socket.SOCK_STREAM)
     process = subprocess.Popen(
-        [str(RELAY), "-f", str(config), "-p", str(port), "-s", "-w", "1"],
+        [str(RELAY), "-f", str(config), "-p", str(port), "-s", *(options or ("-w", "1"))],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
