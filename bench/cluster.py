@@ -19,41 +19,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import re
 import socket
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.carbon_relay import carbon_relay, send_lines  # noqa: E402
-from tests.conftest import start_monitor_up, stop_process  # noqa: E402
+from tests.carbon_relay import (  # noqa: E402
+    carbon_relay,
+    relay_config,
+    send_lines,
+    store_counts,
+    store_nodes,
+)
 from tests.node_statsd import free_port  # noqa: E402
-
-
-def accepted(url: str) -> int:
-    with urllib.request.urlopen(f"{url}/status.json", timeout=30) as answer:
-        parts = json.load(answer)["parts"]
-    store = next(p for p in parts if p["name"] == "Graphite store")
-    return int(store["counts"]["points_accepted"])
-
-
-def relay_config(ports: list[int]) -> str:
-    """The shipped relay config, for these nodes."""
-    text = (ROOT / "contrib" / "carbon-c-relay.conf").read_text()
-    members = "\n".join(f"        127.0.0.1:{port}={'abc'[i]}" for i, port in enumerate(ports))
-    text = re.sub(r"(?m)^        10\.0\.0\.\d:2003=\w\n", "", text)
-    replication = 2 if len(ports) > 1 else 1
-    return text.replace(
-        "carbon_ch replication 2", f"carbon_ch replication {replication}\n{members}"
-    )
-
 
 #: The relay's options: its defaults (``-b 2500 -q 25000``) send at about 30k points/s
 #: here; bigger batches and queues let it keep up with the nodes.
@@ -66,14 +49,7 @@ def one_run(nodes: int, points: int, metrics: int, options: tuple[str, ...] | No
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         ports = [free_port(socket.SOCK_STREAM) for _ in range(nodes)]
-        started = []
-        try:
-            for i, port in enumerate(ports):
-                started.append(start_monitor_up(
-                    tmp / f"node{i}", "http.port=0", "statsd.port=0", "statsd.mgmt_port=0",
-                    f"carbon.port={port}", "carbon.udp=false", "render.workers=1",
-                    "store.max_creates_per_minute=1000000", "supergrep.line_metrics=false",
-                ))  # fmt: skip
+        with store_nodes(tmp, ports) as started:
             urls = [url for url, _ in started]
             config = tmp / "relay.conf"
             config.write_text(relay_config(ports))
@@ -94,14 +70,11 @@ def one_run(nodes: int, points: int, metrics: int, options: tuple[str, ...] | No
                 send_lines(port, "")  # once it listens
                 began = time.perf_counter()
                 send_lines(port, payload)
-                while sum(accepted(url) for url in urls) < copies:
+                while sum(store_counts(url)["points_accepted"] for url in urls) < copies:
                     time.sleep(0.05)
                     assert time.perf_counter() - began < 600, "not all points arrived"
                 elapsed = time.perf_counter() - began
             return steps * metrics / elapsed
-        finally:
-            for _, process in started:
-                stop_process(process)
 
 
 def main() -> int:

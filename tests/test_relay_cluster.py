@@ -16,8 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.carbon_relay import RELAY, carbon_relay, send_lines
-from tests.conftest import ROOT, UNIT, start_monitor_up, stop_process, wait_until
+from tests.carbon_relay import (
+    RELAY,
+    carbon_relay,
+    relay_config,
+    send_lines,
+    store_counts,
+    store_nodes,
+)
+from tests.conftest import UNIT, stop_process, wait_until
 from tests.graphite_web import get, graphite_front_end
 from tests.node_statsd import free_port
 
@@ -43,12 +50,6 @@ def placement(config: Path) -> dict[str, set[int]]:
     return where
 
 
-def counts(url: str) -> dict[str, float]:
-    status, body = get(f"{url}/status.json")
-    assert status == 200, body
-    return next(p["counts"] for p in json.loads(body)["parts"] if p["name"] == "Graphite store")
-
-
 def names_on(url: str) -> set[str]:
     """The node's series, in two finds (one would pass render.max_series)."""
     names = set()
@@ -65,26 +66,16 @@ def test_relay_replicates_over_three_nodes_and_a_front_end_survives_one_down(
     tmp_path: Path,
 ) -> None:
     carbon = [free_port(socket.SOCK_STREAM) for _ in range(3)]
-    nodes = []
-    try:
-        for i, port in enumerate(carbon):
-            nodes.append(start_monitor_up(
-                tmp_path / f"node{i}", "http.port=0", "statsd.port=0", "statsd.mgmt_port=0",
-                f"carbon.port={port}", "carbon.udp=false", "render.workers=1",
-                "store.max_creates_per_minute=1000000", "supergrep.line_metrics=false",
-            ))  # fmt: skip
+    with store_nodes(tmp_path, carbon) as nodes:
         config = tmp_path / "relay.conf"  # the shipped one, with the nodes' local ports
-        text = (ROOT / "contrib" / "carbon-c-relay.conf").read_text()
-        for i, port in enumerate(carbon):
-            text = text.replace(f"10.0.0.{i + 1}:2003", f"127.0.0.1:{port}")
-        config.write_text(text)
+        config.write_text(relay_config(carbon))
         now = int(time.time()) // 10 * 10 - 30
         urls = [url for url, _ in nodes]
         with carbon_relay(config) as relay:
             send_lines(relay, "".join(f"{name} {i} {now}\n" for i, name in enumerate(NAMES)))
 
             def all_written() -> bool:
-                seen = [counts(url) for url in urls]
+                seen = [store_counts(url) for url in urls]
                 return sum(c["points_written"] for c in seen) >= 2 * COUNT
 
             wait_until(all_written, 120 * UNIT)
@@ -111,6 +102,3 @@ def test_relay_replicates_over_three_nodes_and_a_front_end_survives_one_down(
         assert len(seen) == COUNT
         wrong = [n for i, n in enumerate(NAMES) if seen.get(n) != float(i)]
         assert not wrong, f"{len(wrong)} series unreadable or wrong, e.g. {wrong[:5]}"
-    finally:
-        for _, process in nodes:
-            stop_process(process)
